@@ -1,0 +1,1 @@
+"""Sophia Pipelines: the data plane (sources -> warehouse -> chunks -> vectors) as Dagster assets."""
