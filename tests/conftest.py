@@ -1,1 +1,52 @@
-"""Shared test fixtures."""
+"""Shared fixtures: a data plane wired to a temp DuckDB and a private copy of the bundled samples."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from resources.payloads import BUNDLED_SAMPLES_DIR
+from resources.registry import local_resources
+from sophia_pipelines.assets.ingestion import build_ingestion_assets
+from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
+from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS, build_warehouse_assets
+
+
+@dataclass
+class DataPlane:
+    """Everything needed to materialize the data graph in a test."""
+
+    root: Path
+    samples: Path
+    resources: dict[str, Any]
+    assets: list[Any]
+
+    def materialize(self) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [*self.assets, *WAREHOUSE_CHECKS, *VECTOR_CHECKS], resources=self.resources, raise_on_error=True
+        )
+
+
+def metadata_by_asset(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """{asset name: {metadata key: plain value}} for every materialization in a run."""
+    return {
+        e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def build_data_plane(tmp: Path, samples_source: Path = BUNDLED_SAMPLES_DIR) -> DataPlane:
+    """A data plane over `tmp`: a private copy of the samples and fresh DuckDB files."""
+    samples = tmp / "samples"
+    shutil.copytree(samples_source, samples)
+    root = tmp / "data"
+    assets = [
+        *build_ingestion_assets("duckdb"),
+        *build_warehouse_assets("duckdb"),
+        *build_vector_assets("duckdb"),
+    ]
+    return DataPlane(root, samples, local_resources(root, samples), assets)

@@ -1,0 +1,14 @@
+"""Tunables of the data pipeline, as a resource so the UI shows them and runs can override them."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Chunking, embedding and quality settings shared by the data assets and their checks."""
+
+    chunk_max_chars: int = 1200
+    chunk_overlap_chars: int = 150
+    embed_batch_size: int = 2048
+    max_reject_rate: float = 0.25

@@ -1,0 +1,157 @@
+"""The ONE place that reads the mode switch (`SOPHIA_ENV=local|production`) and picks the resources.
+
+Local (default): bundled sample payloads, DuckDB warehouse and vectors under `SOPHIA_DATA_DIR` (default
+`.sophia/`), the wordllama embedder that ships in its wheel. Production: Apify, PhantomBuster, Tavily, Snowflake,
+Pinecone and a TEI embedding server, with every secret wired through `dg.EnvVar` (resolved at run time, never
+stored in run config or shown in the UI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from resources.embeddings import Embedder, WordLlamaEmbedder
+from resources.payloads import SamplePayloadSource, samples_dir_from_env
+from resources.pipeline_settings import PipelineSettings
+from resources.vector_store import DuckDBVectorStore, VectorStore
+from resources.warehouse import DuckDBWarehouse
+
+Env = Literal["local", "production"]
+ENVS: tuple[Env, ...] = ("local", "production")
+
+DEFAULT_APIFY_ACTORS = {
+    "website-content-crawler": "apify~website-content-crawler",
+    "linkedin-profile-scraper": "dev_fusion~Linkedin-Profile-Scraper",
+}
+DEFAULT_TAVILY_QUERIES = [
+    "GPU cloud pricing for LLM inference",
+    "vector database benchmarks for semantic search",
+    "data engineering best practices for AI pipelines",
+]
+
+
+def current_env() -> Env:
+    value = os.environ.get("SOPHIA_ENV", "local").strip().lower() or "local"
+    if value not in ENVS:
+        raise ValueError(f"SOPHIA_ENV must be one of {', '.join(ENVS)}; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("SOPHIA_DATA_DIR") or ".sophia").resolve()
+
+
+def _json_env(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    return json.loads(raw) if raw else default
+
+
+def pipeline_settings() -> PipelineSettings:
+    return PipelineSettings(
+        chunk_max_chars=int(os.environ.get("SOPHIA_CHUNK_MAX_CHARS", 1200)),
+        chunk_overlap_chars=int(os.environ.get("SOPHIA_CHUNK_OVERLAP_CHARS", 150)),
+        max_reject_rate=float(os.environ.get("SOPHIA_MAX_REJECT_RATE", 0.25)),
+    )
+
+
+def embedding_dimension() -> int:
+    return int(os.environ.get("SOPHIA_EMBEDDING_DIM", 256))
+
+
+def local_resources(root: Path | None = None, samples_dir: Path | None = None) -> dict[str, Any]:
+    root = root or data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    samples = str(samples_dir or samples_dir_from_env())
+    dim = embedding_dimension()
+    return {
+        "apify": SamplePayloadSource(system="apify", samples_dir=samples),
+        "phantombuster": SamplePayloadSource(system="phantombuster", samples_dir=samples),
+        "tavily": SamplePayloadSource(system="tavily", samples_dir=samples),
+        "warehouse": DuckDBWarehouse(duckdb=DuckDBResource(database=str(root / "warehouse.duckdb"))),
+        "embedder": WordLlamaEmbedder(dimension=dim),
+        "vector_store": DuckDBVectorStore(database=str(root / "vectors.duckdb"), dimension=dim),
+        "pipeline": pipeline_settings(),
+    }
+
+
+def production_resources() -> dict[str, Any]:
+    from dagster_snowflake import SnowflakeResource
+
+    from resources.apify import ApifyPayloadSource
+    from resources.embeddings import TeiEmbedder
+    from resources.phantombuster import PhantomBusterPayloadSource
+    from resources.snowflake_warehouse import SnowflakeWarehouse
+    from resources.tavily import TavilyPayloadSource
+    from resources.vector_store import PineconeVectorStore
+
+    dim = embedding_dimension()
+    embedder: Embedder = (
+        TeiEmbedder(base_url=dg.EnvVar("TEI_URL"), dimension=dim)
+        if os.environ.get("SOPHIA_EMBEDDER", "tei") == "tei"
+        else WordLlamaEmbedder(dimension=dim)
+    )
+    return {
+        "apify": ApifyPayloadSource(
+            token=dg.EnvVar("APIFY_TOKEN"), actors=_json_env("SOPHIA_APIFY_ACTORS", DEFAULT_APIFY_ACTORS)
+        ),
+        "phantombuster": PhantomBusterPayloadSource(
+            api_key=dg.EnvVar("PHANTOMBUSTER_API_KEY"),
+            agents=_json_env(
+                "SOPHIA_PHANTOMBUSTER_AGENTS",
+                {"linkedin-search-export": os.environ.get("PHANTOMBUSTER_LINKEDIN_SEARCH_AGENT_ID", "")},
+            ),
+        ),
+        "tavily": TavilyPayloadSource(
+            api_key=dg.EnvVar("TAVILY_API_KEY"),
+            queries=_json_env("SOPHIA_TAVILY_QUERIES", DEFAULT_TAVILY_QUERIES),
+        ),
+        "warehouse": SnowflakeWarehouse(
+            snowflake=SnowflakeResource(
+                account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
+                user=dg.EnvVar("SNOWFLAKE_USER"),
+                password=dg.EnvVar("SNOWFLAKE_PASSWORD"),
+                database=dg.EnvVar("SNOWFLAKE_DATABASE"),
+                schema=dg.EnvVar("SNOWFLAKE_SCHEMA"),
+                warehouse=dg.EnvVar("SNOWFLAKE_WAREHOUSE"),
+                role=dg.EnvVar("SNOWFLAKE_ROLE"),
+            )
+        ),
+        "embedder": embedder,
+        "vector_store": PineconeVectorStore(
+            api_key=dg.EnvVar("PINECONE_API_KEY"),
+            index_host=dg.EnvVar("PINECONE_INDEX_HOST"),
+            namespace=os.environ.get("PINECONE_NAMESPACE", "documents"),
+            dimension=dim,
+        ),
+        "pipeline": pipeline_settings(),
+    }
+
+
+def build_resources(env: Env) -> dict[str, Any]:
+    return local_resources() if env == "local" else production_resources()
+
+
+def warehouse_kind(env: Env) -> str:
+    return "duckdb" if env == "local" else "snowflake"
+
+
+def vector_store_kind(env: Env) -> str:
+    return "duckdb" if env == "local" else "pinecone"
+
+
+def build_search_resources() -> tuple[Embedder, VectorStore]:
+    """The embedder and vector store the search CLI uses, for the current mode."""
+    res = build_resources(current_env())
+    embedder, store = res["embedder"], res["vector_store"]
+    return _resolved(embedder), _resolved(store)
+
+
+def _resolved(resource: Any) -> Any:
+    """Resolve `EnvVar` fields outside a Dagster run (for CLIs)."""
+    return resource.process_config_and_initialize() if hasattr(resource, "process_config_and_initialize") else resource

@@ -1,0 +1,1 @@
+"""Thin Dagster assets over the stage functions in `sophia_pipelines.stages`."""

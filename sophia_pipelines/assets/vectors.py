@@ -1,0 +1,75 @@
+"""The vector index: chunk embeddings upserted into the vector store (DuckDB locally, Pinecone in production)."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+from resources.embeddings import Embedder
+from resources.vector_store import VectorStore
+
+from resources.pipeline_settings import PipelineSettings
+from resources.warehouse import Warehouse
+from sophia_pipelines.assets.ingestion import OWNERS
+from sophia_pipelines.stages.chunks import pending_embedding
+from sophia_pipelines.stages.vectors import sync_vectors
+
+
+def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        group_name="vectors",
+        kinds={vector_kind, "python"},
+        owners=OWNERS,
+        deps=["chunks"],
+        description=(
+            "Embeddings of every chunk, keyed by chunk_id. Only chunks whose content_hash (or the model) is new are "
+            "embedded; vectors of chunks that no longer exist are deleted. A warehouse ledger (`vector_ledger`) "
+            "records what the store holds."
+        ),
+    )
+    def chunk_vectors(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        embedder: Embedder,
+        vector_store: VectorStore,
+        pipeline: PipelineSettings,
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        result = sync_vectors(warehouse, embedder, vector_store, pipeline.embed_batch_size, context.log.info)
+        with warehouse.session() as session:
+            pending = pending_embedding(session, embedder.model_id)
+        rate = result.chunks_embedded / result.embed_seconds if result.embed_seconds else 0.0
+        return dg.MaterializeResult(
+            metadata={
+                "chunks_embedded": result.chunks_embedded,
+                "vectors_deleted": result.vectors_deleted,
+                "vectors_total": result.vectors_total,
+                "pending_embedding": pending,
+                "embed_seconds": round(result.embed_seconds, 3),
+                "embed_chunks_per_s": round(rate, 1),
+                "write_seconds": round(result.write_seconds, 3),
+                "duration_s": round(time.perf_counter() - started, 3),
+                "model_id": embedder.model_id,
+                "dimension": embedder.dimension,
+            }
+        )
+
+    return [chunk_vectors]
+
+
+@dg.asset_check(
+    asset="chunk_vectors",
+    description="The vector store holds exactly one vector per chunk of the current model, and none is pending.",
+)
+def vectors_in_sync(warehouse: Warehouse, embedder: Embedder, vector_store: VectorStore) -> dg.AssetCheckResult:
+    with warehouse.session() as session:
+        pending = pending_embedding(session, embedder.model_id)
+        chunks = int(session.scalar("SELECT COUNT(*) FROM chunks"))
+    stored = vector_store.count()
+    return dg.AssetCheckResult(
+        passed=pending == 0 and stored == chunks,
+        metadata={"pending_embedding": pending, "chunks": chunks, "vectors": stored},
+    )
+
+
+VECTOR_CHECKS = [vectors_in_sync]

@@ -1,0 +1,165 @@
+"""Warehouse assets: normalized `documents` (with the `document_rejects` quarantine) and their `chunks`."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import pandas as pd
+from resources.embeddings import Embedder
+
+from resources.pipeline_settings import PipelineSettings
+from resources.warehouse import Warehouse
+from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS
+from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
+from sophia_pipelines.stages.chunks import rechunk_changed
+from sophia_pipelines.stages.documents import normalize_pending
+
+RAW_KEYS = [dg.AssetKey(s.table.name) for s in RAW_STREAMS]
+RAW_SPECS = [s.table for s in RAW_STREAMS]
+
+
+def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
+    """A small markdown table for asset metadata previews."""
+    if df.empty:
+        return "_(empty)_"
+    cells = df.astype(str).map(lambda v: v.replace("|", "\\|").replace("\n", " ")[:max_cell])
+    header = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
+    return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.itertuples(index=False))
+
+
+def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        group_name="warehouse",
+        kinds={warehouse_kind},
+        owners=OWNERS,
+        deps=RAW_KEYS,
+        description=(
+            "One row per document across all sources (document_id = stable hash of source + canonical URL/id), "
+            "upserted by document_id. Records that cannot be normalized go to `document_rejects` with a reason."
+        ),
+    )
+    def documents(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        with warehouse.session() as session:
+            result = normalize_pending(session, RAW_SPECS)
+            latest = session.query(
+                "SELECT source, title, url FROM documents ORDER BY fetched_at DESC, document_id LIMIT 5"
+            )
+        for reason, n in result.rejects_by_reason.most_common():
+            context.log.warning(f"quarantined {n} record(s): {reason}")
+        reasons = pd.DataFrame(result.rejects_by_reason.most_common(), columns=["reason", "records"])
+        return dg.MaterializeResult(
+            metadata={
+                "records_processed": result.records_processed,
+                "rows_inserted": result.counts.inserted,
+                "rows_updated": result.counts.updated,
+                "rows_unchanged": result.documents_seen - result.counts.changed,
+                "rows_rejected": result.rejected,
+                "reject_rate": round(result.reject_rate, 4),
+                "rejects_total": result.total_rejects,
+                "dagster/row_count": result.total_documents,
+                "duration_s": round(time.perf_counter() - started, 3),
+                "documents_by_source": dg.MetadataValue.json(result.documents_by_source),
+                "rejects_by_reason": dg.MetadataValue.md(markdown_table(reasons)),
+                "preview": dg.MetadataValue.md(markdown_table(latest)),
+            }
+        )
+
+    @dg.asset(
+        group_name="warehouse",
+        kinds={warehouse_kind},
+        owners=OWNERS,
+        deps=[documents],
+        description=(
+            "Documents split on paragraph/sentence boundaries (size and overlap from the `pipeline` resource). "
+            "Only documents whose content or chunking parameters changed are re-chunked; chunks of documents "
+            "that no longer exist are removed. `pending_embedding` counts chunks the vector store lacks."
+        ),
+    )
+    def chunks(
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        pipeline: PipelineSettings,
+        embedder: Embedder,
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        with warehouse.session() as session:
+            result = rechunk_changed(session, pipeline.chunk_max_chars, pipeline.chunk_overlap_chars, embedder.model_id)
+        context.log.info(
+            f"re-chunked {result.documents_chunked} documents: {result.chunks_written} chunks written, "
+            f"{result.chunks_deleted} removed; {result.pending_embedding} pending embedding"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "documents_chunked": result.documents_chunked,
+                "chunks_written": result.chunks_written,
+                "chunks_deleted": result.chunks_deleted,
+                "pending_embedding": result.pending_embedding,
+                "dagster/row_count": result.total_chunks,
+                "duration_s": round(time.perf_counter() - started, 3),
+                "chunker": f"{pipeline.chunk_max_chars}/{pipeline.chunk_overlap_chars}",
+            }
+        )
+
+    return [documents, chunks]
+
+
+def _count(warehouse: Warehouse, sql: str) -> int:
+    with warehouse.session() as session:
+        session.ensure_tables([DOCUMENTS, DOCUMENT_REJECTS, CHUNKS])
+        return int(session.scalar(sql) or 0)
+
+
+@dg.asset_check(asset="documents", description="document_id is unique across the table.", blocking=True)
+def documents_id_unique(warehouse: Warehouse) -> dg.AssetCheckResult:
+    dupes = _count(
+        warehouse,
+        "SELECT COUNT(*) FROM (SELECT document_id FROM documents GROUP BY document_id HAVING COUNT(*) > 1)",
+    )
+    return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_ids": dupes})
+
+
+@dg.asset_check(asset="documents", description="Every document has non-empty text.", blocking=True)
+def documents_text_non_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
+    empty = _count(warehouse, "SELECT COUNT(*) FROM documents WHERE text IS NULL OR TRIM(text) = ''")
+    return dg.AssetCheckResult(passed=empty == 0, metadata={"empty_text_rows": empty})
+
+
+@dg.asset_check(
+    asset="documents",
+    description="Share of quarantined records (rejects / (documents + rejects)) stays below the configured threshold.",
+)
+def documents_reject_rate(warehouse: Warehouse, pipeline: PipelineSettings) -> dg.AssetCheckResult:
+    rejects = _count(warehouse, "SELECT COUNT(*) FROM document_rejects")
+    docs = _count(warehouse, "SELECT COUNT(*) FROM documents")
+    rate = rejects / (rejects + docs) if rejects + docs else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= pipeline.max_reject_rate,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"reject_rate": round(rate, 4), "threshold": pipeline.max_reject_rate, "rejects": rejects},
+    )
+
+
+@dg.asset_check(asset="chunks", description="Every document has at least one chunk, and chunk ids are unique.")
+def chunks_cover_documents(warehouse: Warehouse) -> dg.AssetCheckResult:
+    missing = _count(
+        warehouse,
+        "SELECT COUNT(*) FROM documents d "
+        "WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.document_id)",
+    )
+    dupes = _count(
+        warehouse, "SELECT COUNT(*) FROM (SELECT chunk_id FROM chunks GROUP BY chunk_id HAVING COUNT(*) > 1)"
+    )
+    return dg.AssetCheckResult(
+        passed=missing == 0 and dupes == 0,
+        metadata={"documents_without_chunks": missing, "duplicate_chunk_ids": dupes},
+    )
+
+
+WAREHOUSE_CHECKS = [
+    documents_id_unique,
+    documents_text_non_empty,
+    documents_reject_rate,
+    chunks_cover_documents,
+]

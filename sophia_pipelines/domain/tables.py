@@ -1,0 +1,123 @@
+"""Logical warehouse tables, independent of the SQL dialect that stores them.
+
+Each backend (DuckDB locally, Snowflake in production) maps the logical column types to its own DDL, so the
+loading code is written once against these specs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["text", "int", "float", "timestamp", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def json_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.type == "json"]
+
+
+def _raw_table(name: str) -> TableSpec:
+    return TableSpec(
+        name=name,
+        columns=(
+            Column("record_id", "text", nullable=False),
+            Column("source", "text", nullable=False),
+            Column("batch_id", "text", nullable=False),
+            Column("item_index", "int", nullable=False),
+            Column("payload", "json"),
+            Column("payload_hash", "text", nullable=False),
+            Column("fetched_at", "timestamp", nullable=False),
+            Column("normalized_hash", "text"),
+        ),
+        key=("record_id",),
+    )
+
+
+RAW_APIFY_WEBSITE_CONTENT = _raw_table("raw_apify_website_content")
+RAW_APIFY_LINKEDIN_PROFILES = _raw_table("raw_apify_linkedin_profiles")
+RAW_PHANTOMBUSTER_LINKEDIN_SEARCH = _raw_table("raw_phantombuster_linkedin_search")
+RAW_TAVILY_SEARCH = _raw_table("raw_tavily_search")
+RAW_TABLES = (
+    RAW_APIFY_WEBSITE_CONTENT,
+    RAW_APIFY_LINKEDIN_PROFILES,
+    RAW_PHANTOMBUSTER_LINKEDIN_SEARCH,
+    RAW_TAVILY_SEARCH,
+)
+
+DOCUMENTS = TableSpec(
+    name="documents",
+    columns=(
+        Column("document_id", "text", nullable=False),
+        Column("source", "text", nullable=False),
+        Column("url", "text"),
+        Column("title", "text"),
+        Column("text", "text", nullable=False),
+        Column("author", "text"),
+        Column("published_at", "timestamp"),
+        Column("fetched_at", "timestamp", nullable=False),
+        Column("content_hash", "text", nullable=False),
+        Column("raw_record_id", "text", nullable=False),
+    ),
+    key=("document_id",),
+)
+
+DOCUMENT_REJECTS = TableSpec(
+    name="document_rejects",
+    columns=(
+        Column("reject_id", "text", nullable=False),
+        Column("source", "text", nullable=False),
+        Column("raw_record_id", "text", nullable=False),
+        Column("reason", "text", nullable=False),
+        Column("payload", "json"),
+        Column("rejected_at", "timestamp", nullable=False),
+    ),
+    key=("reject_id",),
+)
+
+CHUNKS = TableSpec(
+    name="chunks",
+    columns=(
+        Column("chunk_id", "text", nullable=False),
+        Column("document_id", "text", nullable=False),
+        Column("chunk_index", "int", nullable=False),
+        Column("text", "text", nullable=False),
+        Column("content_hash", "text", nullable=False),
+        Column("document_content_hash", "text", nullable=False),
+        Column("chunker", "text", nullable=False),  # chunking parameters, e.g. "1200/150"
+        Column("source", "text", nullable=False),
+        Column("url", "text"),
+        Column("title", "text"),
+    ),
+    key=("chunk_id",),
+)
+
+VECTOR_LEDGER = TableSpec(
+    name="vector_ledger",
+    columns=(
+        Column("chunk_id", "text", nullable=False),
+        Column("content_hash", "text", nullable=False),
+        Column("model_id", "text", nullable=False),
+        Column("embedded_at", "timestamp", nullable=False),
+    ),
+    key=("chunk_id",),
+)
+
+ALL_TABLES = (*RAW_TABLES, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)

@@ -1,0 +1,83 @@
+"""Re-chunk only documents whose content (or the chunking parameters) changed; drop chunks of gone documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from resources.warehouse import WarehouseSession
+from sophia_pipelines.domain.chunking import chunk_document
+from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, VECTOR_LEDGER
+
+STALE_DOCUMENTS_SQL = """
+SELECT d.document_id, d.text, d.content_hash, d.source, d.url, d.title
+FROM documents d
+LEFT JOIN (
+    SELECT document_id, MIN(document_content_hash) AS h, MIN(chunker) AS chunker
+    FROM chunks GROUP BY document_id
+) c ON c.document_id = d.document_id
+WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
+ORDER BY d.document_id
+"""
+
+PENDING_EMBEDDING_SQL = """
+SELECT COUNT(*) FROM chunks c
+LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
+WHERE v.chunk_id IS NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunksResult:
+    documents_chunked: int
+    chunks_written: int
+    chunks_deleted: int
+    total_chunks: int
+    pending_embedding: int
+
+
+def chunker_key(max_chars: int, overlap_chars: int) -> str:
+    return f"{max_chars}/{overlap_chars}"
+
+
+def chunks_frame(stale: pd.DataFrame, max_chars: int, overlap_chars: int) -> pd.DataFrame:
+    key = chunker_key(max_chars, overlap_chars)
+    rows = [
+        (
+            c.chunk_id,
+            c.document_id,
+            c.chunk_index,
+            c.text,
+            c.content_hash,
+            d.content_hash,
+            key,
+            d.source,
+            d.url,
+            d.title,
+        )
+        for d in stale.itertuples(index=False)
+        for c in chunk_document(d.document_id, d.text, max_chars, overlap_chars)
+    ]
+    return pd.DataFrame(rows, columns=CHUNKS.column_names)
+
+
+def pending_embedding(session: WarehouseSession, model_id: str) -> int:
+    session.ensure_tables([CHUNKS, VECTOR_LEDGER])
+    return int(session.scalar(PENDING_EMBEDDING_SQL, [model_id]))
+
+
+def rechunk_changed(session: WarehouseSession, max_chars: int, overlap_chars: int, model_id: str) -> ChunksResult:
+    session.ensure_tables([DOCUMENTS, CHUNKS, VECTOR_LEDGER])
+    stale = session.query(STALE_DOCUMENTS_SQL, [chunker_key(max_chars, overlap_chars)])
+    fresh = chunks_frame(stale, max_chars, overlap_chars)
+    deleted = session.delete_keys(CHUNKS, "document_id", stale["document_id"].tolist())
+    deleted += session.execute_count("DELETE FROM chunks WHERE document_id NOT IN (SELECT document_id FROM documents)")
+    written = session.insert(CHUNKS, fresh)
+    return ChunksResult(
+        documents_chunked=len(stale),
+        chunks_written=written,
+        chunks_deleted=deleted,
+        total_chunks=session.row_count(CHUNKS),
+        pending_embedding=pending_embedding(session, model_id),
+    )

@@ -1,0 +1,122 @@
+"""Normalize raw records that are new or changed into `documents`; quarantine what can't be normalized."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from resources.warehouse import MergeCounts, WarehouseSession
+from sophia_pipelines.domain.documents import (
+    DOCUMENT_COLUMNS,
+    Document,
+    RawRecord,
+    Rejection,
+    sha256_hex,
+)
+from sophia_pipelines.domain.normalize import normalize_records
+from sophia_pipelines.domain.tables import DOCUMENT_REJECTS, DOCUMENTS, TableSpec
+
+
+@dataclass(slots=True)
+class DocumentsResult:
+    records_processed: int = 0
+    documents_seen: int = 0
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    rejected: int = 0
+    rejects_by_reason: Counter[str] = field(default_factory=Counter)
+    documents_by_source: dict[str, int] = field(default_factory=dict)
+    total_documents: int = 0
+    total_rejects: int = 0
+
+    @property
+    def reject_rate(self) -> float:
+        outcomes = self.documents_seen + self.rejected
+        return self.rejected / outcomes if outcomes else 0.0
+
+
+def pending_raw_records(session: WarehouseSession, spec: TableSpec) -> list[RawRecord]:
+    """Raw rows never normalized, or whose payload changed since they were."""
+    df = session.query(
+        f"SELECT record_id, source, batch_id, item_index, CAST(payload AS VARCHAR) AS payload, fetched_at "
+        f"FROM {spec.name} WHERE normalized_hash IS NULL OR normalized_hash <> payload_hash "
+        f"ORDER BY fetched_at, batch_id, item_index"
+    )
+    return [
+        RawRecord(
+            record_id=r.record_id,
+            source=r.source,
+            batch_id=r.batch_id,
+            item_index=int(r.item_index),
+            payload=json.loads(r.payload) if r.payload is not None else None,
+            fetched_at=pd.Timestamp(r.fetched_at).to_pydatetime(),
+        )
+        for r in df.itertuples(index=False)
+    ]
+
+
+def documents_frame(documents: Sequence[Document]) -> pd.DataFrame:
+    """One row per document_id: the latest fetch wins; among equal fetches, the last one processed."""
+    frame = pd.DataFrame([d.as_row() for d in documents], columns=list(DOCUMENT_COLUMNS))
+    for col in ("published_at", "fetched_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame = frame.sort_values("fetched_at", kind="stable")
+    return frame.drop_duplicates("document_id", keep="last").reset_index(drop=True)
+
+
+def rejects_frame(rejections: Sequence[Rejection], now: datetime) -> pd.DataFrame:
+    rows = []
+    for r in rejections:
+        payload = json.dumps(r.payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        rows.append(
+            {
+                "reject_id": sha256_hex(f"{r.raw_record_id}\x1f{r.reason}\x1f{payload}")[:32],
+                "source": r.source,
+                "raw_record_id": r.raw_record_id,
+                "reason": r.reason,
+                "payload": payload,
+                "rejected_at": now,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=DOCUMENT_REJECTS.column_names)
+    frame["rejected_at"] = pd.to_datetime(frame["rejected_at"], utc=True)
+    return frame.drop_duplicates("reject_id").reset_index(drop=True)
+
+
+def mark_normalized(session: WarehouseSession, spec: TableSpec, record_ids: Sequence[str]) -> None:
+    if not record_ids:
+        return
+    with session.key_table(record_ids) as keys:
+        session.execute_count(
+            f"UPDATE {spec.name} SET normalized_hash = payload_hash WHERE record_id IN (SELECT k FROM {keys})"
+        )
+
+
+def normalize_pending(session: WarehouseSession, raw_specs: Sequence[TableSpec]) -> DocumentsResult:
+    """Normalize every pending raw record of `raw_specs` and upsert the results."""
+    session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
+    result = DocumentsResult()
+    records_by_table = {spec: pending_raw_records(session, spec) for spec in raw_specs}
+    records = [r for recs in records_by_table.values() for r in recs]
+    normalized = normalize_records(records)
+    result.records_processed = len(records)
+    result.documents_seen = len(normalized.documents)
+    result.rejected = len(normalized.rejections)
+    result.rejects_by_reason = Counter(r.reason for r in normalized.rejections)
+
+    docs = documents_frame(normalized.documents)
+    # Update only when the content changed, and never let an older fetch overwrite a newer one.
+    result.counts = session.merge(DOCUMENTS, docs, compare=["content_hash"], guard="src.fetched_at >= tgt.fetched_at")
+    session.merge(DOCUMENT_REJECTS, rejects_frame(normalized.rejections, datetime.now(UTC)), compare=["reason"])
+    for spec, recs in records_by_table.items():
+        mark_normalized(session, spec, [r.record_id for r in recs])
+
+    by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
+    result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}
+    result.total_documents = session.row_count(DOCUMENTS)
+    result.total_rejects = session.row_count(DOCUMENT_REJECTS)
+    return result

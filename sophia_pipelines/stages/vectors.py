@@ -1,0 +1,117 @@
+"""Embed chunks whose content is new to the vector store; remove vectors of chunks that are gone.
+
+A ledger table in the warehouse (`vector_ledger`: chunk_id, content_hash, model_id) records what the vector store
+holds, so the diff is a warehouse query in both modes (no listing of Pinecone needed). The ledger is written
+after each batch's upsert, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from resources.embeddings import Embedder
+from resources.vector_store import VectorRecord, VectorStore
+
+from resources.warehouse import Warehouse
+from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
+
+SNIPPET_CHARS = 1000
+
+PENDING_CHUNKS_SQL = """
+SELECT c.chunk_id, c.document_id, c.chunk_index, c.text, c.content_hash, c.source, c.url, c.title
+FROM chunks c
+LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
+WHERE v.chunk_id IS NULL
+ORDER BY c.chunk_id
+"""
+
+ORPHAN_VECTORS_SQL = """
+SELECT v.chunk_id FROM vector_ledger v LEFT JOIN chunks c ON c.chunk_id = v.chunk_id
+WHERE c.chunk_id IS NULL ORDER BY v.chunk_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class VectorsResult:
+    chunks_embedded: int
+    vectors_deleted: int
+    vectors_total: int
+    embed_seconds: float
+    write_seconds: float
+
+
+def vector_records(batch: pd.DataFrame, values) -> list[VectorRecord]:
+    return [
+        VectorRecord(
+            id=row.chunk_id,
+            values=vec,
+            metadata={
+                "document_id": row.document_id,
+                "chunk_index": int(row.chunk_index),
+                "source": row.source,
+                "url": row.url,
+                "title": row.title,
+                "text": row.text[:SNIPPET_CHARS],
+                "content_hash": row.content_hash,
+            },
+        )
+        for row, vec in zip(batch.itertuples(index=False), values, strict=True)
+    ]
+
+
+def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "chunk_id": batch["chunk_id"].to_numpy(),
+            "content_hash": batch["content_hash"].to_numpy(),
+            "model_id": model_id,
+            "embedded_at": datetime.now(UTC),
+        }
+    )
+    frame["embedded_at"] = pd.to_datetime(frame["embedded_at"], utc=True)
+    return frame
+
+
+def sync_vectors(
+    warehouse: Warehouse,
+    embedder: Embedder,
+    store: VectorStore,
+    batch_size: int = 2048,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> VectorsResult:
+    model_id = embedder.model_id
+    with warehouse.session() as s:
+        s.ensure_tables([CHUNKS, VECTOR_LEDGER])
+        pending = s.query(PENDING_CHUNKS_SQL, [model_id])
+        orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
+
+    embed_s = write_s = 0.0
+    for start in range(0, len(pending), batch_size):
+        batch = pending.iloc[start : start + batch_size]
+        t0 = time.perf_counter()
+        values = embedder.embed(batch["text"].tolist())
+        t1 = time.perf_counter()
+        store.upsert(vector_records(batch, values))
+        with warehouse.session() as s:
+            s.merge(VECTOR_LEDGER, ledger_frame(batch, model_id), compare=["content_hash", "model_id"])
+        embed_s += t1 - t0
+        write_s += time.perf_counter() - t1
+        log(f"embedded {min(start + batch_size, len(pending))}/{len(pending)} chunks")
+
+    if orphans:
+        store.delete(orphans)
+        with warehouse.session() as s:
+            s.delete_keys(VECTOR_LEDGER, "chunk_id", orphans)
+        log(f"removed {len(orphans)} vectors of chunks that no longer exist")
+
+    return VectorsResult(
+        chunks_embedded=len(pending),
+        vectors_deleted=len(orphans),
+        vectors_total=store.count(),
+        embed_seconds=embed_s,
+        write_seconds=write_s,
+    )
