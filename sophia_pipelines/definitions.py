@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from infra_assets.definitions import build_infra_definitions
 
+from infra_assets.definitions import build_infra_definitions
 from resources.registry import Env, build_resources, current_env, vector_store_kind, warehouse_kind
 from sophia_pipelines.assets.ingestion import build_ingestion_assets
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets

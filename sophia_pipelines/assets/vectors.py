@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import dagster as dg
-from resources.embeddings import Embedder
-from resources.vector_store import VectorStore
 
+from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
+from resources.vector_store import VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.stages.chunks import pending_embedding

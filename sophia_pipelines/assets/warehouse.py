@@ -6,8 +6,8 @@ import time
 
 import dagster as dg
 import pandas as pd
-from resources.embeddings import Embedder
 
+from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS

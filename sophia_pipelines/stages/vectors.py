@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
+
 from resources.embeddings import Embedder
 from resources.vector_store import VectorRecord, VectorStore
-
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 
