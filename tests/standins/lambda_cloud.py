@@ -1,0 +1,345 @@
+"""A local stand-in for the Lambda Cloud API v1 (http.server on 127.0.0.1, random port).
+
+Implements GET /api/v1/instances, GET /api/v1/instances/{id}, POST /api/v1/instance-operations/launch (one
+instance per call; a `quantity` field is recorded and ignored, or rejected with `reject_quantity=True`),
+POST /api/v1/instance-operations/terminate and GET /api/v1/instance-types, with the documented shapes and
+`{error:{code,message,suggestion?}}` errors. Checks Basic (key as user) or Bearer auth. Instances go
+booting -> active after `boot_lists` listings; terminated ones go terminating -> terminated -> gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/api/v1"
+
+INSTANCE_TYPES: dict[str, dict[str, Any]] = {
+    "gpu_1x_a10": {
+        "name": "gpu_1x_a10",
+        "description": "1x A10 (24 GB PCIe)",
+        "gpu_description": "A10 (24 GB PCIe)",
+        "price_cents_per_hour": 75,
+        "specs": {"vcpus": 30, "memory_gib": 200, "storage_gib": 1400, "gpus": 1},
+    },
+    "gpu_8x_h100_sxm5": {
+        "name": "gpu_8x_h100_sxm5",
+        "description": "8x H100 (80 GB SXM5)",
+        "gpu_description": "H100 (80 GB SXM5)",
+        "price_cents_per_hour": 2392,
+        "specs": {"vcpus": 208, "memory_gib": 1800, "storage_gib": 24780, "gpus": 8},
+    },
+}
+REGIONS = {"us-east-1": "Virginia, USA", "us-west-1": "California, USA"}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _Injected:
+    status: int
+    code: str
+    retry_after: str | None
+    route: tuple[str, str] | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.route is None or self.route == (method, path)
+
+
+@dataclass
+class _Instance:
+    data: dict[str, Any]
+    lists_seen: int = 0
+
+
+@dataclass
+class LambdaCloudStandIn:
+    """Context manager running the stand-in; `base_url` is the `/api/v1` root to give the client."""
+
+    api_key: str = field(default="test-lambda-key", repr=False)
+    capacity: int | None = None
+    """Max instances not yet terminating; launches beyond it get 400 insufficient-capacity."""
+    boot_lists: int = 1
+    """Listings an instance stays `booting` for before it becomes `active` (with an IP)."""
+    reject_quantity: bool = False
+    requests: list[RecordedRequest] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._instances: dict[str, _Instance] = {}
+        self._injected: list[_Injected] = []
+        self._ip_counter = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LambdaCloudStandIn:
+        standin = self
+
+        class Handler(_Handler):
+            owner = standin
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "stand-in not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{PREFIX}"
+
+    # ---- test controls ------------------------------------------------------------------------------
+
+    def inject_errors(
+        self,
+        count: int,
+        status: int = 429,
+        retry_after: str | None = "0",
+        code: str = "global/rate-limited",
+        route: tuple[str, str] | None = None,
+    ) -> None:
+        """Answer the next `count` requests (only those to `route`=(method, path under /api/v1) if given)
+        with `status`, before auth and routing."""
+        target = None if route is None else (route[0], PREFIX + route[1])
+        with self._lock:
+            self._injected.extend(_Injected(status, code, retry_after, target) for _ in range(count))
+
+    def add_instance(self, name: str, instance_type: str, region: str, status: str = "active", **extra: Any) -> str:
+        """Create an instance directly (e.g. one not managed by the pool); returns its id."""
+        with self._lock:
+            iid = self._new_instance(name, instance_type, region, ["ops-key"], [], extra.pop("tags", None))
+            self._instances[iid].data.update(extra)
+            self._set_status(self._instances[iid], status)
+            return iid
+
+    def set_status(self, instance_id: str, status: str) -> None:
+        """Force an instance's status (e.g. `unhealthy`, `preempted`)."""
+        with self._lock:
+            self._set_status(self._instances[instance_id], status)
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Snapshot of all instances the stand-in still knows."""
+        with self._lock:
+            return [json.loads(json.dumps(i.data)) for i in self._instances.values()]
+
+    def present_ids(self) -> list[str]:
+        """Ids of instances not terminating/terminated."""
+        return [i["id"] for i in self.instances() if i["status"] not in ("terminating", "terminated")]
+
+    def calls(self, method: str, path: str) -> list[RecordedRequest]:
+        """Recorded requests for one route (path relative to /api/v1)."""
+        return [r for r in self.requests if r.method == method and r.path == PREFIX + path]
+
+    # ---- behaviour ----------------------------------------------------------------------------------
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value == self.api_key
+        if scheme.lower() == "basic":
+            try:
+                user = base64.b64decode(value).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return user == self.api_key
+        return False
+
+    def _set_status(self, inst: _Instance, status: str) -> None:
+        inst.data["status"] = status
+        if status == "active" and not inst.data.get("ip"):
+            self._ip_counter += 1
+            inst.data["ip"] = f"192.0.2.{self._ip_counter}"
+            inst.data["private_ip"] = f"10.0.0.{self._ip_counter}"
+            inst.data["hostname"] = f"{inst.data['id']}.cloud.lambda.ai"
+        available = status in ("active", "unhealthy")
+        inst.data["actions"] = {
+            "restart": {"available": available},
+            "terminate": {"available": status not in ("terminating", "terminated")},
+        }
+
+    def _new_instance(
+        self,
+        name: str | None,
+        type_name: str,
+        region: str,
+        ssh_key_names: list[str],
+        file_system_names: list[str],
+        tags: list[dict[str, str]] | None,
+    ) -> str:
+        iid = uuid.uuid4().hex
+        data: dict[str, Any] = {
+            "id": iid,
+            "status": "booting",
+            "ssh_key_names": list(ssh_key_names),
+            "file_system_names": list(file_system_names),
+            "region": {"name": region, "description": REGIONS.get(region, region)},
+            "instance_type": dict(INSTANCE_TYPES[type_name]),
+        }
+        if name is not None:
+            data["name"] = name
+        if tags:
+            data["tags"] = [{"key": t["key"], "value": t["value"]} for t in tags]
+        inst = _Instance(data)
+        self._set_status(inst, "booting")
+        self._instances[iid] = inst
+        return iid
+
+    def _present_count(self) -> int:
+        return sum(1 for i in self._instances.values() if i.data["status"] not in ("terminating", "terminated"))
+
+    def _advance_after_list(self) -> None:
+        for iid, inst in list(self._instances.items()):
+            inst.lists_seen += 1
+            status = inst.data["status"]
+            if status == "booting" and inst.lists_seen >= self.boot_lists:
+                self._set_status(inst, "active")
+            elif status == "terminating":
+                self._set_status(inst, "terminated")
+            elif status == "terminated":
+                del self._instances[iid]
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict]:
+        """Route one request; returns (status, json body, extra headers)."""
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, headers, body))
+            inj = next((i for i in self._injected if i.matches(method, path)), None)
+            if inj is not None:
+                self._injected.remove(inj)
+                extra = {"Retry-After": inj.retry_after} if inj.retry_after is not None else {}
+                return inj.status, _error(inj.code, "Injected failure from the stand-in."), extra
+            if not self._authorized(headers.get("authorization")):
+                return 401, _error("global/invalid-api-key", "API key was invalid, expired, or deleted."), {}
+            return self._route(method, path, body)
+
+    def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict]:
+        if not path.startswith(PREFIX + "/"):
+            return 404, _error("global/object-does-not-exist", "Unknown route."), {}
+        route = path[len(PREFIX) :]
+        if method == "GET" and route == "/instances":
+            data = [json.loads(json.dumps(i.data)) for i in self._instances.values()]
+            self._advance_after_list()
+            return 200, {"data": data}, {}
+        if method == "GET" and route.startswith("/instances/"):
+            inst = self._instances.get(route.removeprefix("/instances/"))
+            if inst is None:
+                return 404, _error("global/object-does-not-exist", "Specified instance does not exist."), {}
+            return 200, {"data": inst.data}, {}
+        if method == "GET" and route == "/instance-types":
+            return 200, {"data": self._catalog()}, {}
+        if method == "POST" and route == "/instance-operations/launch":
+            return self._launch(body)
+        if method == "POST" and route == "/instance-operations/terminate":
+            return self._terminate(body)
+        return 404, _error("global/object-does-not-exist", "Unknown route."), {}
+
+    def _catalog(self) -> dict[str, Any]:
+        full = self.capacity is not None and self._present_count() >= self.capacity
+        regions = [] if full else [{"name": k, "description": v} for k, v in REGIONS.items()]
+        return {
+            name: {"instance_type": dict(spec), "regions_with_capacity_available": list(regions)}
+            for name, spec in INSTANCE_TYPES.items()
+        }
+
+    def _launch(self, body: Any) -> tuple[int, Any, dict]:
+        if not isinstance(body, dict):
+            return 400, _error("global/invalid-parameters", "Body must be a JSON object."), {}
+        if self.reject_quantity and "quantity" in body:
+            return 400, _error("global/invalid-parameters", "Unknown field 'quantity'."), {}
+        type_name, region = body.get("instance_type_name"), body.get("region_name")
+        ssh_keys, name = body.get("ssh_key_names"), body.get("name")
+        if type_name not in INSTANCE_TYPES or region not in REGIONS:
+            return 400, _error("global/invalid-parameters", "Unknown instance type or region."), {}
+        if not isinstance(ssh_keys, list) or not ssh_keys:
+            return 400, _error("global/invalid-parameters", "ssh_key_names must name one SSH key."), {}
+        if name is not None and (not isinstance(name, str) or len(name) > 64):
+            return 400, _error("global/invalid-parameters", "name must be at most 64 characters."), {}
+        if self.capacity is not None and self._present_count() >= self.capacity:
+            return (
+                400,
+                _error(
+                    "instance-operations/launch/insufficient-capacity",
+                    "Not enough capacity to fulfill launch request.",
+                    "Choose an instance type with more availability, or try again later.",
+                ),
+                {},
+            )
+        iid = self._new_instance(
+            name, type_name, region, ssh_keys, body.get("file_system_names") or [], body.get("tags")
+        )
+        return 200, {"data": {"instance_ids": [iid]}}, {}
+
+    def _terminate(self, body: Any) -> tuple[int, Any, dict]:
+        ids = body.get("instance_ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids:
+            return 400, _error("global/invalid-parameters", "instance_ids must be a non-empty list."), {}
+        missing = [i for i in ids if i not in self._instances]
+        if missing:
+            return 404, _error("global/object-does-not-exist", f"Instances not found: {missing}"), {}
+        terminated = []
+        for iid in ids:
+            inst = self._instances[iid]
+            if inst.data["status"] not in ("terminating", "terminated"):
+                self._set_status(inst, "terminating")
+            terminated.append(json.loads(json.dumps(inst.data)))
+        return 200, {"data": {"terminated_instances": terminated}}, {}
+
+
+def _error(code: str, message: str, suggestion: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if suggestion:
+        error["suggestion"] = suggestion
+    return {"error": error}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: LambdaCloudStandIn
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr logging
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = {"__invalid_json__": raw.decode(errors="replace")}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, payload, extra = self.owner.handle(self.command, self.path.split("?")[0], headers, body)
+        out = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = _serve
+    do_POST = _serve
