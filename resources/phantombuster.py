@@ -1,0 +1,170 @@
+"""PhantomBuster API v2 as a payload source: one batch per finished container of an agent (httpx).
+
+PhantomBuster has no official Python client. Endpoints (header `X-Phantombuster-Key-1`):
+`GET /containers/fetch-all?agentId=&mode=finalized&limit=&beforeEndedAt=` (newest first, paged backwards by
+the smallest `endedAt` while `maxLimitReached`), `GET /containers/fetch-result-object?id=` (`resultObject` is
+a JSON *string*), and, when that string only points at a result file, `GET /agents/fetch?id=` to build
+`{s3_base_url}/{orgS3Folder}/{s3Folder}/result.json` (fetched without the key).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import Field
+
+from resources.http_retry import RetryPolicy, call_with_retry
+from resources.payloads import PayloadBatch, PayloadSource, SourceError
+
+SYSTEM = "phantombuster"
+KEY_HEADER = "X-Phantombuster-Key-1"
+# Keys seen in result objects that only point at the phantom's result file (uncertain, undocumented).
+_FILE_POINTER_KEYS = frozenset({"jsonurl", "csvurl", "resulturl", "resultfileurl", "fileurl"})
+
+_log = dg.get_dagster_logger("resources.phantombuster")
+
+
+def _epoch_ms(value: Any) -> int | None:
+    """`endedAt` as epoch milliseconds (int, float or digit string); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def is_file_pointer(obj: Any) -> bool:
+    """True when a parsed result object only references a result file instead of holding rows."""
+    return isinstance(obj, dict) and any(
+        key.lower() in _FILE_POINTER_KEYS and isinstance(value, str) and value.startswith("http")
+        for key, value in obj.items()
+    )
+
+
+def _as_items(data: Any, what: str, source: str) -> list[Any]:
+    """A result as a list of rows: arrays as they are, a single object as one row."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    raise SourceError(f"{source}: {what} holds {type(data).__name__}, expected a JSON array or object")
+
+
+class PhantomBusterPayloadSource(PayloadSource):
+    """Reads the results of finished containers of the agents mapped to streams."""
+
+    api_key: str = Field(repr=False, description="PhantomBuster API key (PHANTOMBUSTER_API_KEY).")
+    base_url: str = "https://api.phantombuster.com/api/v2"
+    agents: dict[str, str] = Field(description="stream -> agent id")
+    max_containers: int = 10
+    page_size: int = 100
+    s3_base_url: str = "https://phantombuster.s3.amazonaws.com"
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    retry_base_delay_seconds: float = 1.0
+    retry_max_delay_seconds: float = 60.0
+
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.retry_base_delay_seconds, self.retry_max_delay_seconds)
+
+    def _get_json(self, client: httpx.Client, source: str, path: str, params: dict[str, Any]) -> Any:
+        def get() -> Any:
+            response = client.get(path, params=params)
+            response.raise_for_status()
+            return response.json()
+
+        operation = f"GET {path}" if path.startswith("/") else "GET result file"
+        return call_with_retry(
+            get, source=source, operation=operation, policy=self._policy(), secrets=[self.api_key], logger=_log
+        )
+
+    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:
+        """Yield one batch per finished container (oldest first), batch_id = container id."""
+        source = f"{SYSTEM}/{stream}"
+        agent_id = self.agents.get(stream)
+        if not agent_id:
+            raise SourceError(f"{source}: no agent configured for this stream (known: {sorted(self.agents)})")
+        if self.max_containers < 1 or self.page_size < 1:
+            raise SourceError(f"{source}: max_containers and page_size must be at least 1")
+        timeout = httpx.Timeout(self.timeout_seconds)
+        headers = {KEY_HEADER: self.api_key, "Accept": "application/json"}
+        with (
+            httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout) as api,
+            httpx.Client(timeout=timeout, follow_redirects=True) as files,
+        ):
+            batches = self._collect(api, files, source, stream, agent_id)
+        yield from reversed(batches)
+
+    def _collect(
+        self, api: httpx.Client, files: httpx.Client, source: str, stream: str, agent_id: str
+    ) -> list[PayloadBatch]:
+        """Batches newest first; only the newest file-pointer container gets the agent's result file."""
+        batches: list[PayloadBatch] = []
+        used_result_file = False
+        for container in self._finished_containers(api, source, agent_id):
+            container_id = str(container["id"])
+            payload = self._get_json(api, source, "/containers/fetch-result-object", {"id": container_id})
+            raw = payload.get("resultObject") if isinstance(payload, dict) else None
+            if raw is None or raw == "":
+                _log.info("%s: container %s has no result object; skipped", source, container_id)
+                continue
+            try:
+                parsed = json.loads(raw) if isinstance(raw, str) else raw
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{source}: container {container_id} resultObject is not JSON: {exc}") from None
+            if is_file_pointer(parsed):
+                if used_result_file:
+                    _log.info("%s: container %s points at an older result file; skipped", source, container_id)
+                    continue
+                items = self._result_file(api, files, source, agent_id)
+                used_result_file = True
+            else:
+                items = _as_items(parsed, f"container {container_id} resultObject", source)
+            batches.append(PayloadBatch(SYSTEM, stream, container_id, items, datetime.now(UTC)))
+        return batches
+
+    def _finished_containers(self, api: httpx.Client, source: str, agent_id: str) -> list[dict[str, Any]]:
+        """Up to `max_containers` finalized containers, newest first, paging back with `beforeEndedAt`."""
+        seen: dict[str, dict[str, Any]] = {}
+        before: int | None = None
+        while len(seen) < self.max_containers:
+            params: dict[str, Any] = {
+                "agentId": agent_id,
+                "mode": "finalized",
+                "limit": min(self.page_size, self.max_containers - len(seen)),
+            }
+            if before is not None:
+                params["beforeEndedAt"] = before
+            page = self._get_json(api, source, "/containers/fetch-all", params)
+            containers = page.get("containers") if isinstance(page, dict) else None
+            if not isinstance(containers, list):
+                raise SourceError(f"{source}: GET /containers/fetch-all returned no 'containers' list")
+            for container in containers:
+                if isinstance(container, dict) and container.get("id") is not None:
+                    seen.setdefault(str(container["id"]), container)
+            ended = [ms for c in containers if (ms := _epoch_ms(c.get("endedAt"))) is not None]
+            if not page.get("maxLimitReached") or not ended or (before is not None and min(ended) >= before):
+                break
+            before = min(ended)
+        newest_first = sorted(seen.values(), key=lambda c: _epoch_ms(c.get("endedAt")) or 0, reverse=True)
+        finished = [c for c in newest_first if c.get("status", "finished") == "finished"]
+        if len(finished) < len(newest_first):
+            _log.info("%s: skipped %d unfinished containers", source, len(newest_first) - len(finished))
+        return finished[: self.max_containers]
+
+    def _result_file(self, api: httpx.Client, files: httpx.Client, source: str, agent_id: str) -> list[Any]:
+        """The agent's `result.json` on S3 (the location PhantomBuster documents for result files)."""
+        agent = self._get_json(api, source, "/agents/fetch", {"id": agent_id})
+        org_folder = agent.get("orgS3Folder") if isinstance(agent, dict) else None
+        folder = agent.get("s3Folder") if isinstance(agent, dict) else None
+        if not org_folder or not folder:
+            raise SourceError(f"{source}: agent {agent_id} has no s3Folder/orgS3Folder for its result file")
+        url = f"{self.s3_base_url.rstrip('/')}/{org_folder}/{folder}/result.json"
+        return _as_items(self._get_json(files, source, url, {}), "result.json", source)
