@@ -42,7 +42,7 @@ class DocumentsResult:
 def pending_raw_records(session: WarehouseSession, spec: TableSpec) -> list[RawRecord]:
     """Raw rows never normalized, or whose payload changed since they were."""
     df = session.query(
-        f"SELECT record_id, source, batch_id, item_index, CAST(payload AS VARCHAR) AS payload, fetched_at "
+        f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
         f"FROM {spec.name} WHERE normalized_hash IS NULL OR normalized_hash <> payload_hash "
         f"ORDER BY fetched_at, batch_id, item_index"
     )
