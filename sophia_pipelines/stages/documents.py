@@ -52,7 +52,7 @@ def pending_raw_records(session: WarehouseSession, spec: TableSpec) -> list[RawR
             source=r.source,
             batch_id=r.batch_id,
             item_index=int(r.item_index),
-            payload=json.loads(r.payload) if r.payload is not None else None,
+            payload=json.loads(r.payload) if isinstance(r.payload, str) else None,
             fetched_at=pd.Timestamp(r.fetched_at).to_pydatetime(),
         )
         for r in df.itertuples(index=False)
