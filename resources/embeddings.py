@@ -1,0 +1,297 @@
+"""Text embedders: one interface, a local offline model and a production TEI client.
+
+`Embedder.embed` always returns float32 rows of length `dimension`, L2-normalised, one per input text, so the
+vector stores can rely on dot product == cosine similarity. `model_id` ("<family>/<model>@<dimension>")
+names what produced a vector; change it and every chunk must be re-embedded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+import httpx
+import numpy as np
+from pydantic import Field, field_validator
+
+if TYPE_CHECKING:
+    from wordllama.inference import WordLlamaInference
+
+logger = logging.getLogger(__name__)
+
+WORDLLAMA_DIMENSIONS = (64, 128, 256)  # the wheel ships the 256-dim weights; 64/128 are Matryoshka prefixes
+TEI_MAX_CLIENT_BATCH = 32  # TEI's default --max-client-batch-size
+TEI_MAX_BATCH_CHARS = 500_000  # keeps a request well under TEI's default 2 MB payload limit
+TEI_RETRY_STATUSES = frozenset({424, 429, 503})  # Backend, Overloaded, Unhealthy
+_TEI_BATCH_LIMIT = re.compile(r"maximum allowed batch size (\d+)")
+
+
+class EmbeddingError(RuntimeError):
+    """Embedding failed (after retries, if any); the message names the endpoint, never a credential."""
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); all-zero rows stay zero instead of becoming NaN."""
+    out = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+class Embedder(dg.ConfigurableResource):
+    """Base class: turns texts into L2-normalised float32 vectors of `dimension` components."""
+
+    dimension: int
+
+    @property
+    def model_id(self) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _embed(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` (not a bare string) → array of shape (len(texts), dimension)."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of strings, not a single string")
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if not all(isinstance(t, str) for t in items):
+            raise TypeError("embed() takes strings only")
+        vectors = np.asarray(self._embed(items), dtype=np.float32)
+        if vectors.shape != (len(items), self.dimension):
+            raise EmbeddingError(f"{self.model_id}: expected shape {(len(items), self.dimension)}, got {vectors.shape}")
+        return l2_normalize(vectors)
+
+
+# --- local: wordllama -------------------------------------------------------------------------------------
+
+_WORDLLAMA_MODELS: dict[tuple[str, int], WordLlamaInference] = {}
+_WORDLLAMA_LOCK = threading.Lock()
+
+
+def _import_wordllama() -> Any:
+    """Import wordllama without its import-time `logging.basicConfig(level=INFO)` touching the root logger."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return wordllama
+
+
+def load_wordllama(config: str = "l2_supercat", dimension: int = 256) -> WordLlamaInference:
+    """The bundled wordllama model, loaded once per process per (config, dimension); never downloads."""
+    key = (config, dimension)
+    with _WORDLLAMA_LOCK:
+        model = _WORDLLAMA_MODELS.get(key)
+        if model is None:
+            wordllama = _import_wordllama()
+            bundled = Path(wordllama.__file__).parent
+            trunc_dim = None if dimension == 256 else dimension
+            try:
+                model = wordllama.WordLlama.load(
+                    config=config, cache_dir=bundled, disable_download=True, dim=256, trunc_dim=trunc_dim
+                )
+            except (FileNotFoundError, ValueError) as exc:
+                raise EmbeddingError(f"cannot load wordllama {config}@{dimension} offline: {exc}") from exc
+            _WORDLLAMA_MODELS[key] = model
+    return model
+
+
+def _length_batches(texts: list[str], max_texts: int, max_padded_chars: int) -> Iterator[list[int]]:
+    """Indices of texts grouped by similar length (less padding), each group bounded in padded size."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    batch: list[int] = []
+    for i in order:
+        # sorted ascending, so the current text is the longest in the batch: padded size = n * len
+        if batch and (len(batch) >= max_texts or (len(batch) + 1) * len(texts[i]) > max_padded_chars):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+class WordLlamaEmbedder(Embedder):
+    """Local default: wordllama's `l2_supercat` token embeddings (from Llama 2), average-pooled.
+
+    Why wordllama: its 256-dim weights (~16 MB) ship inside the PyPI wheel, so it runs offline with no model
+    download, no torch and no GPU; it embeds ~1,000 short sentences in ~20 ms on a CPU. Quality is below a
+    transformer encoder but plenty for local development and tests. `dimension` 64 or 128 takes a prefix of
+    the 256-dim Matryoshka-trained vectors; larger sizes are not bundled and would need a download.
+    """
+
+    dimension: int = 256
+    config: str = Field(default="l2_supercat", description="wordllama model config bundled with the wheel")
+    batch_size: int = Field(default=256, description="max texts per internal batch")
+
+    @field_validator("dimension")
+    @classmethod
+    def _bundled_dimension(cls, value: int) -> int:
+        if value not in WORDLLAMA_DIMENSIONS:
+            raise ValueError(f"wordllama dimension must be one of {WORDLLAMA_DIMENSIONS}, got {value}")
+        return value
+
+    @property
+    def model_id(self) -> str:
+        return f"wordllama/{self.config}@{self.dimension}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        model = load_wordllama(self.config, self.dimension)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        # ~4 chars per token: 400k padded chars ≈ 100k tokens ≈ 100 MB of gathered token vectors at most
+        for batch in _length_batches(texts, self.batch_size, max_padded_chars=400_000):
+            chunk = [texts[i] for i in batch]
+            out[batch] = model.embed(chunk, norm=False, batch_size=len(chunk))
+        return out
+
+
+# --- production: Hugging Face text-embeddings-inference ------------------------------------------------------
+
+
+def request_batches(texts: list[str], max_texts: int, max_chars: int = TEI_MAX_BATCH_CHARS) -> list[list[str]]:
+    """Consecutive batches of at most `max_texts` texts and (unless a text alone is longer) `max_chars` chars."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and (len(batch) >= max_texts or size + len(text) > max_chars):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password and without a query string (where tokens tend to hide)."""
+    try:
+        parsed = httpx.URL(url)
+        return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+    except Exception:  # malformed: say so without echoing it
+        return "<invalid url>"
+
+
+class TeiEmbedder(Embedder):
+    """Production: a text-embeddings-inference server (`POST {base_url}/embed`), batched and retried.
+
+    Sends at most `batch_size` (TEI's default max client batch, 32) texts and ~500k characters per request,
+    with `normalize` and `truncate` on. Retries 429/503/424 and connection errors with exponential backoff
+    (honouring Retry-After), at most `max_retries` times per request. If the server reports a smaller
+    maximum batch size (HTTP 422), the batch is split to that size and sent again.
+    """
+
+    base_url: str = Field(description="TEI server, e.g. http://tei.embeddings.svc:8080")
+    model: str = Field(default="BAAI/bge-small-en-v1.5", description="model the server serves (for model_id)")
+    dimension: int = 384
+    api_token: str = Field(default="", repr=False, description="optional bearer token (from an EnvVar)")
+    batch_size: int = Field(default=TEI_MAX_CLIENT_BATCH, ge=1)
+    timeout_seconds: float = 30.0
+    max_retries: int = Field(default=5, ge=0)
+    backoff_seconds: float = Field(default=0.5, ge=0, description="first retry delay; doubles each retry")
+    max_backoff_seconds: float = 10.0
+
+    @property
+    def model_id(self) -> str:
+        return f"tei/{self.model}@{self.dimension}"
+
+    @property
+    def endpoint(self) -> str:
+        return redact_url(self.base_url.rstrip("/") + "/embed")
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_token:
+            headers["Authorization"] = f"Bearer {self.api_token}"
+        return headers
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        rows: list[np.ndarray] = []
+        limit = self.batch_size
+        with httpx.Client(timeout=self.timeout_seconds, headers=self._headers()) as client:
+            pending = request_batches(texts, limit)
+            while pending:
+                batch = pending.pop(0)
+                result = self._post(client, batch)
+                if isinstance(result, int):  # server allows fewer texts per request: split and resend
+                    limit = result
+                    pending[:0] = request_batches(batch, limit)
+                    continue
+                rows.append(result)
+        return np.concatenate(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        delay = self.backoff_seconds * (2**attempt)
+        if response is not None:
+            with contextlib.suppress(ValueError):
+                delay = max(delay, float(response.headers.get("retry-after", 0)))
+        return min(delay, self.max_backoff_seconds)
+
+    def _post(self, client: httpx.Client, batch: list[str]) -> np.ndarray | int:
+        """One batch → its vectors, or the server's smaller max batch size (an int) to split by."""
+        url = self.base_url.rstrip("/") + "/embed"
+        body = {"inputs": batch, "normalize": True, "truncate": True}
+        problem = ""
+        response: httpx.Response | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(self._delay(attempt - 1, response))
+            try:
+                response = client.post(url, json=body)
+            except httpx.TransportError as exc:
+                response = None
+                problem = f"{type(exc).__name__}: {exc}"
+                logger.warning("TEI %s: %s (attempt %d)", self.endpoint, problem, attempt + 1)
+                continue
+            if response.status_code == 200:
+                return self._parse(response, len(batch))
+            problem = f"HTTP {response.status_code} {_error_text(response)}"
+            if response.status_code == 422 and len(batch) > 1:
+                match = _TEI_BATCH_LIMIT.search(response.text)
+                if match and 0 < int(match.group(1)) < len(batch):
+                    logger.info("TEI %s allows %s texts per request; splitting", self.endpoint, match.group(1))
+                    return int(match.group(1))
+            if response.status_code not in TEI_RETRY_STATUSES:
+                raise EmbeddingError(f"TEI embed at {self.endpoint} failed: {problem}")
+            logger.warning("TEI %s: %s (attempt %d)", self.endpoint, problem, attempt + 1)
+        raise EmbeddingError(f"TEI embed at {self.endpoint} failed after {self.max_retries + 1} attempts: {problem}")
+
+    def _parse(self, response: httpx.Response, expected_rows: int) -> np.ndarray:
+        try:
+            vectors = np.asarray(response.json(), dtype=np.float32)
+        except ValueError as exc:
+            raise EmbeddingError(f"TEI embed at {self.endpoint} returned a non-numeric body") from exc
+        if vectors.ndim != 2 or vectors.shape[0] != expected_rows:
+            raise EmbeddingError(
+                f"TEI embed at {self.endpoint} returned shape {vectors.shape}, expected {expected_rows} rows"
+            )
+        if vectors.shape[1] != self.dimension:
+            raise EmbeddingError(
+                f"TEI embed at {self.endpoint} returned {vectors.shape[1]}-dim vectors, "
+                f"configured dimension is {self.dimension} (model {self.model})"
+            )
+        return vectors
+
+
+def _error_text(response: httpx.Response) -> str:
+    """TEI's {"error", "error_type"} as one short line (falls back to the raw body, truncated)."""
+    try:
+        payload = response.json()
+        if isinstance(payload, dict) and "error" in payload:
+            return f"{payload.get('error_type', 'error')}: {payload['error']}"[:300]
+    except ValueError:
+        pass
+    return response.text[:300]

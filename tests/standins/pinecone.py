@@ -1,0 +1,303 @@
+"""A local stand-in for a Pinecone index's data plane (REST), for the real `pinecone` SDK to talk to.
+
+Implements `POST /vectors/upsert`, `POST /query` (exact cosine, metadata filters $eq/$ne/$in/$nin/$and/$or),
+`POST /vectors/delete`, `POST|GET /describe_index_stats` and `GET /vectors/fetch` with the documented JSON
+shapes, and enforces the documented limits: Api-Key header, ≤ 1000 vectors and ≤ 2 MB per upsert, index
+dimension, no null metadata values, ≤ 40 KB metadata per vector, ≤ 1000 ids per delete, topK ≤ 10000.
+Like Pinecone it stores metadata numbers as floats (a chunk_index of 3 comes back as 3.0). Every request is
+recorded so tests can check batch sizes and bodies; `fail_next` makes the next calls fail (429/503).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+MAX_UPSERT_VECTORS = 1000
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_METADATA_BYTES = 40 * 1024
+MAX_DELETE_IDS = 1000
+MAX_TOP_K = 10_000
+DEFAULT_NAMESPACE = "__default__"
+
+
+@dataclass
+class PineconeRequest:
+    method: str
+    path: str
+    size: int
+    body: Any
+    api_key: str | None
+    api_version: str | None
+    status: int = 200
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str, code: int = 3) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _matches(metadata: dict[str, Any], flt: dict[str, Any] | None) -> bool:
+    if not flt:
+        return True
+    for key, condition in flt.items():
+        if key == "$and":
+            ok = all(_matches(metadata, sub) for sub in condition)
+        elif key == "$or":
+            ok = any(_matches(metadata, sub) for sub in condition)
+        else:
+            value = metadata.get(key)
+            ops = condition if isinstance(condition, dict) else {"$eq": condition}
+            ok = True
+            for op, arg in ops.items():
+                if op == "$eq":
+                    ok &= value == arg
+                elif op == "$ne":
+                    ok &= value != arg
+                elif op == "$in":
+                    ok &= value in arg
+                elif op == "$nin":
+                    ok &= value not in arg
+                else:
+                    raise _Reject(400, f"unsupported filter operator {op}")
+        if not ok:
+            return False
+    return True
+
+
+def _store_metadata(vector_id: str, metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise _Reject(400, f"Metadata for vector {vector_id} must be an object")
+    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise _Reject(
+            400, f"Metadata size is {size} bytes, which exceeds the limit of {MAX_METADATA_BYTES} bytes per vector"
+        )
+    stored: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if value is None:
+            raise _Reject(400, f"Invalid value for metadata field {key!r} of vector {vector_id}: null is not allowed")
+        if isinstance(value, bool | str):
+            stored[key] = value
+        elif isinstance(value, int | float):
+            stored[key] = float(value)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            stored[key] = value
+        else:
+            raise _Reject(400, f"Invalid value type for metadata field {key!r} of vector {vector_id}")
+    return stored
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients dropping keep-alive connections is normal; do not print tracebacks for it."""
+
+
+@dataclass
+class PineconeStandin:
+    """Context manager: one dense cosine index on 127.0.0.1:<free port> in a background thread."""
+
+    dimension: int = 8
+    api_key: str = "pc-test-key"
+    requests: list[PineconeRequest] = field(default_factory=list)
+    namespaces: dict[str, dict[str, tuple[np.ndarray, dict[str, Any]]]] = field(default_factory=dict)
+    _failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None, "stand-in not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0") -> None:
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        with self._lock:
+            self._failures.extend([(status, headers)] * count)
+
+    def calls(self, path: str, status: int | None = 200) -> list[PineconeRequest]:
+        return [r for r in self.requests if r.path == path and (status is None or r.status == status)]
+
+    def __enter__(self) -> PineconeStandin:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, payload, headers = standin._handle(method, self.path, raw, self.headers)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # --- request handling -----------------------------------------------------------------------------------
+
+    def _handle(self, method: str, raw_path: str, raw: bytes, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        url = urlsplit(raw_path)
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        record = PineconeRequest(
+            method, url.path, len(raw), body, headers.get("Api-Key"), headers.get("X-Pinecone-Api-Version")
+        )
+        with self._lock:
+            self.requests.append(record)
+            try:
+                if record.api_key != self.api_key:
+                    raise _Reject(401, "Invalid API Key", code=16)
+                if self._failures:
+                    status, extra = self._failures.pop(0)
+                    record.status = status
+                    return status, {"code": 8, "message": "Too many requests", "details": []}, extra
+                if body is None:
+                    raise _Reject(400, "Invalid JSON body")
+                payload = self._route(method, url.path, parse_qs(url.query), body, len(raw))
+                return 200, payload, {}
+            except _Reject as exc:
+                record.status = exc.status
+                return exc.status, {"code": exc.code, "message": exc.message, "details": []}, {}
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any, size: int) -> Any:
+        if (method, path) == ("POST", "/vectors/upsert"):
+            return self._upsert(body, size)
+        if (method, path) == ("POST", "/query"):
+            return self._query(body)
+        if (method, path) == ("POST", "/vectors/delete"):
+            return self._delete(body)
+        if path == "/describe_index_stats":
+            return self._stats()
+        if (method, path) == ("GET", "/vectors/fetch"):
+            return self._fetch(query)
+        raise _Reject(404, f"Not found: {method} {path}", code=5)
+
+    def _namespace(self, body: dict[str, Any]) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+        return self.namespaces.setdefault(body.get("namespace") or DEFAULT_NAMESPACE, {})
+
+    def _upsert(self, body: dict[str, Any], size: int) -> Any:
+        if size > MAX_REQUEST_BYTES:
+            raise _Reject(400, f"Request size {size} bytes exceeds the maximum supported size of 2MB")
+        vectors = body.get("vectors")
+        if not isinstance(vectors, list) or not vectors:
+            raise _Reject(400, "Missing vectors")
+        if len(vectors) > MAX_UPSERT_VECTORS:
+            raise _Reject(400, f"Number of vectors ({len(vectors)}) exceeds the maximum of {MAX_UPSERT_VECTORS}")
+        staged = {}
+        for vector in vectors:
+            vid, values = vector.get("id"), vector.get("values")
+            if not isinstance(vid, str) or not 0 < len(vid) <= 512:
+                raise _Reject(400, "Vector id must be a string of 1-512 characters")
+            if not isinstance(values, list) or len(values) != self.dimension:
+                got = len(values) if isinstance(values, list) else "no"
+                raise _Reject(400, f"Vector dimension {got} does not match the dimension of the index {self.dimension}")
+            array = np.asarray(values, dtype=np.float32)
+            if not array.any():
+                raise _Reject(400, "Dense vectors must contain at least one non-zero value")
+            staged[vid] = (array, _store_metadata(vid, vector.get("metadata")))
+        self._namespace(body).update(staged)
+        return {"upsertedCount": len(vectors)}
+
+    def _query(self, body: dict[str, Any]) -> Any:
+        top_k = body.get("topK")
+        if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+            raise _Reject(400, f"topK must be between 1 and {MAX_TOP_K}")
+        vector = np.asarray(body.get("vector") or [], dtype=np.float32)
+        if vector.shape != (self.dimension,):
+            raise _Reject(400, f"Query vector dimension {vector.size} does not match the index {self.dimension}")
+        namespace = self.namespaces.get(body.get("namespace") or DEFAULT_NAMESPACE, {})
+        flt = body.get("filter")
+        scored = []
+        for vid, (values, metadata) in namespace.items():
+            if _matches(metadata, flt):
+                score = float(values @ vector / (np.linalg.norm(values) * np.linalg.norm(vector)))
+                scored.append((score, vid, values, metadata))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        matches = []
+        for score, vid, values, metadata in scored[:top_k]:
+            match: dict[str, Any] = {"id": vid, "score": score, "values": []}
+            if body.get("includeValues"):
+                match["values"] = values.tolist()
+            if body.get("includeMetadata") and metadata:
+                match["metadata"] = metadata
+            matches.append(match)
+        return {"matches": matches, "namespace": body.get("namespace", ""), "usage": {"readUnits": 1}}
+
+    def _delete(self, body: dict[str, Any]) -> Any:
+        namespace = self._namespace(body)
+        ids = body.get("ids")
+        if body.get("deleteAll"):
+            namespace.clear()
+        elif ids is not None:
+            if len(ids) > MAX_DELETE_IDS:
+                raise _Reject(400, f"Number of ids ({len(ids)}) exceeds the maximum of {MAX_DELETE_IDS}")
+            for vid in ids:
+                namespace.pop(vid, None)
+        elif body.get("filter"):
+            for vid in [v for v, (_, m) in namespace.items() if _matches(m, body["filter"])]:
+                del namespace[vid]
+        else:
+            raise _Reject(400, "Delete requires ids, deleteAll or filter")
+        return {}
+
+    def _stats(self) -> Any:
+        counts = {ns: {"vectorCount": len(vectors)} for ns, vectors in self.namespaces.items() if vectors}
+        return {
+            "namespaces": counts,
+            "dimension": self.dimension,
+            "indexFullness": 0.0,
+            "totalVectorCount": sum(c["vectorCount"] for c in counts.values()),
+            "metric": "cosine",
+            "vectorType": "dense",
+        }
+
+    def _fetch(self, query: dict[str, list[str]]) -> Any:
+        ids = query.get("ids", [])
+        namespace = self.namespaces.get((query.get("namespace") or [""])[0] or DEFAULT_NAMESPACE, {})
+        found = {
+            vid: {"id": vid, "values": namespace[vid][0].tolist(), "metadata": namespace[vid][1]}
+            for vid in ids
+            if vid in namespace
+        }
+        return {"vectors": found, "namespace": (query.get("namespace") or [""])[0], "usage": {"readUnits": 1}}

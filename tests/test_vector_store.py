@@ -1,0 +1,314 @@
+"""Vector stores: one behavioural suite for DuckDB and Pinecone (via the real SDK and a local stand-in)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from resources.vector_store import (
+    METADATA_FIELDS,
+    PINECONE_MAX_REQUEST_BYTES,
+    DuckDBVectorStore,
+    PineconeVectorStore,
+    VectorRecord,
+    VectorStore,
+    VectorStoreError,
+    chunk_record,
+    pinecone_batches,
+)
+from sophia_pipelines.domain.chunking import Chunk
+from tests.standins.pinecone import PineconeStandin
+
+DIM = 8
+API_KEY = "pc-secret-key-123"
+
+
+def _unit(*components: float) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[: len(components)] = components
+    return vector / np.linalg.norm(vector)
+
+
+def _record(
+    rid: str, vector: np.ndarray, source: str = "apify/website-content-crawler", **meta: object
+) -> VectorRecord:
+    metadata: dict[str, object] = {
+        "document_id": rid.split("-")[0],
+        "chunk_index": int(rid.split("-")[1]) if "-" in rid else 0,
+        "source": source,
+        "url": f"https://example.com/{rid}",
+        "title": f"Title {rid}",
+        "text": f"text of {rid}",
+        "content_hash": f"hash-{rid}",
+    }
+    metadata.update(meta)
+    return VectorRecord(rid, vector, metadata)
+
+
+@pytest.fixture(params=["duckdb", "pinecone"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    if request.param == "duckdb":
+        yield DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=DIM)
+    else:
+        with PineconeStandin(dimension=DIM, api_key=API_KEY) as index:
+            yield PineconeVectorStore(api_key=API_KEY, index_host=index.host, namespace="chunks", dimension=DIM)
+
+
+@pytest.fixture
+def pinecone() -> Iterator[tuple[PineconeStandin, PineconeVectorStore]]:
+    with PineconeStandin(dimension=DIM, api_key=API_KEY) as index:
+        yield index, PineconeVectorStore(api_key=API_KEY, index_host=index.host, namespace="chunks", dimension=DIM)
+
+
+# --- the shared behaviour ----------------------------------------------------------------------------------
+
+
+def test_empty_store(store: VectorStore) -> None:
+    assert store.count() == 0
+    assert store.query(_unit(1, 0), top_k=3) == []
+    assert store.delete(["nope"]) in (0, 1)
+    info = store.describe()
+    assert info["dimension"] == DIM and info["count"] == 0
+
+
+def test_upsert_query_ordering_and_scores(store: VectorStore) -> None:
+    vectors = {"a-0": _unit(1, 0), "a-1": _unit(1, 1), "b-0": _unit(0, 1), "c-0": _unit(-1, 0.2)}
+    assert store.upsert([_record(rid, v) for rid, v in vectors.items()]) == 4
+    assert store.count() == 4
+    query = _unit(1, 0.1)
+    matches = store.query(query, top_k=3)
+    assert [m.id for m in matches] == ["a-0", "a-1", "b-0"]
+    for match in matches:
+        assert match.score == pytest.approx(float(vectors[match.id] @ query), abs=1e-5)
+    assert matches[0].metadata == {
+        "document_id": "a",
+        "chunk_index": 0,
+        "source": "apify/website-content-crawler",
+        "url": "https://example.com/a-0",
+        "title": "Title a-0",
+        "text": "text of a-0",
+        "content_hash": "hash-a-0",
+    }
+    assert isinstance(matches[1].metadata["chunk_index"], int)
+    assert len(store.query(query, top_k=10)) == 4
+
+
+def test_reupsert_updates_in_place(store: VectorStore) -> None:
+    store.upsert([_record("a-0", _unit(1, 0)), _record("b-0", _unit(0, 1))])
+    store.upsert([_record("a-0", _unit(0, 1, 1), title="New title", url=None)])
+    assert store.count() == 2
+    top = store.query(_unit(0, 1, 1), top_k=1)[0]
+    assert top.id == "a-0"
+    assert top.score == pytest.approx(1.0, abs=1e-5)
+    assert top.metadata["title"] == "New title"
+    assert top.metadata["url"] is None
+
+
+def test_duplicate_ids_in_one_call_last_wins(store: VectorStore) -> None:
+    assert store.upsert([_record("a-0", _unit(1, 0)), _record("a-0", _unit(0, 1), title="second")]) == 1
+    assert store.count() == 1
+    assert store.query(_unit(0, 1), top_k=1)[0].metadata["title"] == "second"
+
+
+def test_delete(store: VectorStore) -> None:
+    store.upsert([_record(f"d-{i}", _unit(1, i)) for i in range(5)])
+    assert store.delete(["d-1", "d-3", "d-3"]) == 2
+    assert store.count() == 3
+    assert {m.id for m in store.query(_unit(1, 0), top_k=10)} == {"d-0", "d-2", "d-4"}
+    assert store.delete([]) == 0
+
+
+def test_source_filter(store: VectorStore) -> None:
+    store.upsert(
+        [
+            _record("a-0", _unit(1, 0), source="tavily/search"),
+            _record("b-0", _unit(1, 0.1), source="apify/website-content-crawler"),
+            _record("c-0", _unit(1, 0.2), source="tavily/search"),
+        ]
+    )
+    matches = store.query(_unit(1, 0), top_k=5, source="tavily/search")
+    assert [m.id for m in matches] == ["a-0", "c-0"]
+    assert store.query(_unit(1, 0), top_k=5, source="nobody") == []
+
+
+def test_metadata_is_the_fixed_contract(store: VectorStore) -> None:
+    long_text = "é" * 1500
+    store.upsert([VectorRecord("x-0", _unit(1), {"text": long_text, "extra": "dropped", "source": "s"})])
+    match = store.query(_unit(1), top_k=1)[0]
+    assert set(match.metadata) == set(METADATA_FIELDS)
+    assert match.metadata["text"] == "é" * 1000
+    assert match.metadata["document_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([VectorRecord("a", [1.0, 2.0], {})], "components"),
+        ([VectorRecord("a", np.zeros(DIM), {})], "all zeros"),
+        ([VectorRecord("a", np.full(DIM, np.nan), {})], "NaN"),
+        ([VectorRecord("", np.ones(DIM), {})], "id"),
+    ],
+)
+def test_invalid_records_rejected_before_io(store: VectorStore, records: list[VectorRecord], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.upsert(records)
+    assert store.count() == 0
+
+
+def test_invalid_queries(store: VectorStore) -> None:
+    with pytest.raises(ValueError):
+        store.query(np.ones(DIM + 1), top_k=1)
+    with pytest.raises(ValueError):
+        store.query(np.zeros(DIM), top_k=1)
+    with pytest.raises(ValueError):
+        store.query(np.ones(DIM), top_k=0)
+
+
+def test_chunk_record_builds_the_contract() -> None:
+    chunk = Chunk("doc-0002", "doc", 2, "x" * 1200, "h")
+    record = chunk_record(chunk, _unit(1), source="tavily/search", url=None, title="T")
+    assert record.id == "doc-0002"
+    assert record.metadata["text"] == "x" * 1000
+    assert set(record.metadata) == set(METADATA_FIELDS)
+
+
+# --- Pinecone specifics ------------------------------------------------------------------------------------
+
+
+def test_pinecone_upserts_in_batches_of_at_most_1000(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    rng = np.random.default_rng(0)
+    records = [_record(f"v-{i}", rng.standard_normal(DIM).astype(np.float32), url=None) for i in range(2500)]
+    assert store.upsert(records) == 2500
+    assert [len(r.body["vectors"]) for r in index.calls("/vectors/upsert")] == [1000, 1000, 500]
+    assert store.count() == 2500
+    for request in index.calls("/vectors/upsert"):
+        assert request.body["namespace"] == "chunks"
+        for vector in request.body["vectors"]:
+            assert None not in vector["metadata"].values()
+            assert "url" not in vector["metadata"]
+
+
+def test_pinecone_request_size_stays_under_2mb() -> None:
+    dim = 1536
+    with PineconeStandin(dimension=dim, api_key=API_KEY) as index:
+        store = PineconeVectorStore(api_key=API_KEY, index_host=index.host, dimension=dim)
+        rng = np.random.default_rng(1)
+        records = [
+            VectorRecord(f"w-{i}", rng.standard_normal(dim), {"text": "ü" * 1000, "source": "s"}) for i in range(400)
+        ]
+        assert store.upsert(records) == 400
+        upserts = index.calls("/vectors/upsert", status=None)
+        assert len(upserts) > 1
+        assert all(r.status == 200 and r.size <= PINECONE_MAX_REQUEST_BYTES for r in upserts)
+        assert sum(len(r.body["vectors"]) for r in upserts) == 400
+
+
+def test_pinecone_batches_helper_bounds_bytes() -> None:
+    vectors = [{"id": str(i), "values": [0.123456789] * 100} for i in range(50)]
+    batches = list(pinecone_batches(vectors, max_vectors=1000, max_bytes=10_000))
+    assert sum(map(len, batches)) == 50
+    assert all(len(json.dumps({"vectors": b, "namespace": "n"})) <= 10_000 for b in batches)
+    with pytest.raises(ValueError, match="alone"):
+        list(pinecone_batches(vectors, max_bytes=500))
+
+
+def test_pinecone_deletes_in_batches(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    store.upsert([_record(f"v-{i}", _unit(1, i)) for i in range(10)])
+    assert store.delete([f"v-{i}" for i in range(2300)]) == 2300
+    assert [len(r.body["ids"]) for r in index.calls("/vectors/delete")] == [1000, 1000, 300]
+    assert store.count() == 0
+
+
+def test_pinecone_sends_api_key_and_hides_it(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    store.count()
+    assert index.requests[-1].api_key == API_KEY
+    assert API_KEY not in repr(store) and API_KEY not in str(store)
+    wrong = PineconeVectorStore(api_key="wrong-key-456", index_host=index.host, dimension=DIM)
+    with pytest.raises(VectorStoreError) as info:
+        wrong.count()
+    assert "401" in str(info.value) and index.host in str(info.value)
+    assert "wrong-key-456" not in str(info.value)
+
+
+def test_pinecone_sdk_retries_throttling(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    index.fail_next(2, status=429)
+    assert store.upsert([_record("a-0", _unit(1))]) == 1
+    assert [r.status for r in index.requests] == [429, 429, 200, 200]  # stats (retried twice), then upsert
+
+
+def test_pinecone_reports_exhausted_retries(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    index.fail_next(5, status=503)
+    with pytest.raises(VectorStoreError, match=r"describe_index_stats on http://127.0.0.1:\d+ failed"):
+        store.count()
+    assert [r.status for r in index.requests] == [503] * 4  # the SDK's 3 retries
+
+
+def test_pinecone_dimension_mismatch(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, _ = pinecone
+    store = PineconeVectorStore(api_key=API_KEY, index_host=index.host, dimension=DIM * 2)
+    with pytest.raises(VectorStoreError, match="dimension 8"):
+        store.upsert([VectorRecord("a", np.ones(DIM * 2), {})])
+
+
+# --- DuckDB specifics --------------------------------------------------------------------------------------
+
+
+def test_duckdb_dimension_mismatch_with_existing_table(tmp_path: Path) -> None:
+    database = str(tmp_path / "v.duckdb")
+    DuckDBVectorStore(database=database, dimension=DIM).upsert([_record("a-0", _unit(1))])
+    other = DuckDBVectorStore(database=database, dimension=16)
+    with pytest.raises(VectorStoreError, match="8-dim vectors but the store is configured for 16"):
+        other.upsert([VectorRecord("b", np.ones(16), {})])
+    with pytest.raises(VectorStoreError, match="8-dim"):
+        other.count()
+
+
+def test_duckdb_reads_do_not_create_files(tmp_path: Path) -> None:
+    database = tmp_path / "sub" / "v.duckdb"
+    store = DuckDBVectorStore(database=str(database), dimension=DIM)
+    assert store.count() == 0 and store.query(_unit(1), top_k=1) == [] and store.delete(["x"]) == 0
+    assert not database.exists()
+    store.upsert([_record("a-0", _unit(1))])
+    assert database.exists()
+
+
+def test_duckdb_holds_no_connection_between_calls(tmp_path: Path) -> None:
+    database = str(tmp_path / "v.duckdb")
+    store = DuckDBVectorStore(database=database, dimension=DIM)
+    store.upsert([_record("a-0", _unit(1))])
+    store.query(_unit(1))
+    # a connection with a different configuration is refused while another one is open
+    with duckdb.connect(database, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM chunk_vectors").fetchall() == [(1,)]
+
+
+def test_duckdb_bad_config(tmp_path: Path) -> None:
+    with pytest.raises(VectorStoreError, match="database file"):
+        DuckDBVectorStore(database=":memory:", dimension=DIM).count()
+    with pytest.raises(VectorStoreError, match="table name"):
+        DuckDBVectorStore(database=str(tmp_path / "v.duckdb"), dimension=DIM, table="x; DROP").count()
+
+
+def test_duckdb_bulk_upsert_is_fast(tmp_path: Path) -> None:
+    import time
+
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((5000, 256)).astype(np.float32)
+    records = [VectorRecord(f"r-{i}", matrix[i], {"text": "t" * 500, "source": "s"}) for i in range(5000)]
+    store = DuckDBVectorStore(database=str(tmp_path / "v.duckdb"), dimension=256)
+    started = time.perf_counter()
+    store.upsert(records)
+    store.upsert(records)
+    assert time.perf_counter() - started < 5.0
+    assert store.count() == 5000
+    assert store.query(matrix[42], top_k=1)[0].id == "r-42"
