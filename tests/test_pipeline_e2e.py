@@ -27,13 +27,18 @@ def table_rows(plane: DataPlane, sql: str) -> list[tuple]:
 
 
 def pick_unique_website_item(samples: Path) -> tuple[Path, int, dict]:
-    """A crawled page that is valid, mid-sized and appears in exactly one run (so an edit must win)."""
+    """A valid multi-chunk crawled page that appears in exactly one run (so an edit must win)."""
     files = sorted((samples / "apify" / "website-content-crawler").glob("*.json"))
     items = [(f, i, it) for f in files for i, it in enumerate(json.loads(f.read_text())) if isinstance(it, dict)]
     urls = Counter(canonical_url(it.get("url") or "") for _, _, it in items)
     for f, i, it in items:
         text = it.get("text")
-        if isinstance(text, str) and 2500 < len(text) < 8000 and urls[canonical_url(it["url"])] == 1:
+        if (
+            isinstance(text, str)
+            and len(text) > 2500
+            and text.count("\n\n") >= 4
+            and urls[canonical_url(it["url"])] == 1
+        ):
             return f, i, it
     raise AssertionError("no suitable sample page")
 
@@ -137,8 +142,11 @@ def test_changed_document_reembeds_only_its_chunks(tmp_path: Path) -> None:
     assert after["chunk_vectors"]["chunks_embedded"] == len(changed) > 0
     assert after["chunk_vectors"]["vectors_deleted"] == len(removed) > 0
     store = plane.resources["vector_store"]
-    hits = search("Sophia AI moved its pool to H100s", plane.resources["embedder"], store, k=20)
-    assert any(m.metadata["document_id"] == doc_id for m in hits)
+    last_id = max(new)
+    last_text = table_rows(plane, f"SELECT text FROM chunks WHERE chunk_id = '{last_id}'")[0][0]
+    assert "Edited: Sophia AI moved its pool to H100s." in last_text
+    top = store.query(plane.resources["embedder"].embed([last_text])[0], top_k=1)
+    assert top[0].id == last_id and top[0].metadata["text"] == last_text[:1000]
     ledger = dict(
         table_rows(plane, f"SELECT chunk_id, content_hash FROM vector_ledger WHERE chunk_id LIKE '{doc_id}%'")
     )

@@ -1,7 +1,5 @@
 """Raw landing assets: one per source stream, each payload kept untouched with its batch id and fetch time."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """The vector index: chunk embeddings upserted into the vector store (DuckDB locally, Pinecone in production)."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg

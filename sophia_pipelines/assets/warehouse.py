@@ -1,7 +1,5 @@
 """Warehouse assets: normalized `documents` (with the `document_rejects` quarantine) and their `chunks`."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg

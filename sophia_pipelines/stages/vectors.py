@@ -44,6 +44,11 @@ class VectorsResult:
     write_seconds: float
 
 
+def _optional(value: object) -> object:
+    """pandas reads SQL NULLs as NaN/NA; metadata wants None."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
 def vector_records(batch: pd.DataFrame, values) -> list[VectorRecord]:
     return [
         VectorRecord(
@@ -53,8 +58,8 @@ def vector_records(batch: pd.DataFrame, values) -> list[VectorRecord]:
                 "document_id": row.document_id,
                 "chunk_index": int(row.chunk_index),
                 "source": row.source,
-                "url": row.url,
-                "title": row.title,
+                "url": _optional(row.url),
+                "title": _optional(row.title),
                 "text": row.text[:SNIPPET_CHARS],
                 "content_hash": row.content_hash,
             },
