@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--query", default=DEFAULT_QUERY, help="the sample search to run afterwards")
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--log-level", default="INFO", help="Dagster console log level (DEBUG shows every event)")
     args = parser.parse_args(argv)
 
     env = current_env()
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     job = defs.resolve_job_def("data_pipeline")
     print(f"Running job 'data_pipeline' (SOPHIA_ENV={env}) ...", flush=True)
     started = time.perf_counter()
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        raise_on_error=False,
+    )
     if not result.success:
         print("The run failed; see the log above or the run in `dagster dev`.", file=sys.stderr)
         return 1
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(summary_lines(defs)))
     embedder, store = build_search_resources()
     print(f"\nSearch: {args.query!r} (top {args.k}, {store.count():,} vectors)")
-    print(format_results(search(args.query, embedder, store, args.k)))
+    print(format_results(args.query, search(args.query, embedder, store, args.k)))
     return 0
 
 
