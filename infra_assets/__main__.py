@@ -1,0 +1,180 @@
+"""Stack-level entry point for CI and operators (no Dagster instance needed).
+
+    python -m infra_assets plan --env production           # render every stack's plan, no Pulumi needed
+    python -m infra_assets plan --stack production-k8s
+    python -m infra_assets preview --stack production-k8s  # Automation API preview
+    python -m infra_assets up --stack production-gpu-pool --desired-nodes 2
+
+Credentials come from the environment (LAMBDA_API_KEY, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE,
+KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infra_assets preview ...`.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from infra_assets.assets import (
+    StackWork,
+    esc_work,
+    gpu_pool_work,
+    k8s_work,
+    missing_credentials,
+    run_pulumi,
+    secret_redactor,
+)
+from infra_assets.programs.gpu_pool import gpu_pool_program
+from infra_assets.render import change_counts, masked_outputs, write_plan
+from infra_assets.settings import COMPONENTS, DEFAULT_OUT_DIR, ESC, GPU_POOL, K8S, InfraSettings, parse_stack_name
+from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
+
+EXIT_OK = 0
+EXIT_PULUMI_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_CLI = 3
+EXIT_INVALID_SPEC = 4
+EXIT_MISSING_CREDENTIALS = 5
+EXIT_STACK_LOCKED = 6
+
+NO_CLI_MESSAGE = (
+    "error: the pulumi CLI is not on PATH. Install it (`curl -fsSL https://get.pulumi.com | sh`, or "
+    "pulumi/actions in GitHub Actions) and log in to the backend. `python -m infra_assets plan` renders "
+    "the desired state without it."
+)
+
+
+def _settings(env: str, out_dir: str) -> InfraSettings:
+    return InfraSettings(
+        env=env,
+        mode="plan",
+        out_dir=out_dir,
+        pulumi_org=os.environ.get("PULUMI_ORG", "sophia-ai"),
+        lambda_api_key=os.environ.get("LAMBDA_API_KEY") or None,
+        lambda_api_base_url=os.environ.get("LAMBDA_API_BASE_URL") or None,
+        kubeconfig=os.environ.get("KUBECONFIG") or None,
+        kube_context=os.environ.get("KUBE_CONTEXT") or None,
+        kube_in_cluster="KUBERNETES_SERVICE_HOST" in os.environ,
+    )
+
+
+def _pulumi_resource() -> PulumiStackResource:
+    names = {
+        "backend_url": "PULUMI_BACKEND_URL",
+        "secrets_provider": "PULUMI_SECRETS_PROVIDER",
+        "access_token": "PULUMI_ACCESS_TOKEN",
+        "config_passphrase": "PULUMI_CONFIG_PASSPHRASE",
+    }
+    return PulumiStackResource(**{field: os.environ[var] for field, var in names.items() if os.environ.get(var)})
+
+
+def build_work(infra: InfraSettings, component: str, desired_nodes: int | None) -> StackWork:
+    """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI)."""
+    if component == ESC:
+        return esc_work(infra)
+    if component == GPU_POOL:
+        pool = infra.specs().gpu_pool
+        nodes = pool.clamp(pool.desired_nodes if desired_nodes is None else desired_nodes)
+        return gpu_pool_work(infra, nodes, "python -m infra_assets")
+    return k8s_work(infra, desired_nodes)
+
+
+def current_pool_size(pulumi: PulumiStackResource, infra: InfraSettings) -> int | None:
+    """`desired_nodes` output of the gpu-pool stack, or None (no stack yet, no output, any error)."""
+    pool = infra.specs().gpu_pool
+    try:
+        outputs = pulumi.outputs(infra.stack(GPU_POOL), gpu_pool_program(pool))
+    except Exception:
+        return None
+    value = outputs.get("desired_nodes")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _stacks(args: argparse.Namespace) -> list[str]:
+    if args.stack:
+        return list(args.stack)
+    if args.command == "plan" and args.env:
+        return [f"{args.env}-{component}" for component in COMPONENTS]
+    raise ValueError("give --stack (preview/up) or --env (plan)")
+
+
+def _run_one(args: argparse.Namespace, stack: str) -> int:
+    env, component = parse_stack_name(stack)
+    infra = _settings(env, args.out)
+    work = build_work(infra, component, args.desired_nodes)
+    paths = write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
+    print(f"{stack}: plan written to {paths[next(iter(work.files))].parent}")
+    if not work.report.passed:
+        print(f"{stack}: spec validation failed:\n{work.report.markdown()}", file=sys.stderr)
+        return EXIT_INVALID_SPEC
+    if args.command == "plan":
+        return EXIT_OK
+    if not cli_available():
+        print(NO_CLI_MESSAGE, file=sys.stderr)
+        return EXIT_NO_CLI
+    pulumi = _pulumi_resource()
+    if missing := missing_credentials(infra, pulumi, component):
+        print(f"error: {stack} needs {', '.join(missing)} in the environment.", file=sys.stderr)
+        return EXIT_MISSING_CREDENTIALS
+    # The backlog sensor owns the pool size: unless told otherwise, keep the size the gpu-pool stack runs now.
+    sized_by_pool = component in (GPU_POOL, K8S) and args.desired_nodes is None
+    if sized_by_pool and (current := current_pool_size(pulumi, infra)) is not None:
+        print(f"{stack}: keeping the GPU pool at its current {current} node(s) (--desired-nodes overrides)")
+        work = build_work(infra, component, current)
+        write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
+    redact = secret_redactor(infra, pulumi, work)
+    try:
+        result = run_pulumi(pulumi, work, args.command, redact, print)
+    except PulumiCliMissingError:
+        print(NO_CLI_MESSAGE, file=sys.stderr)
+        return EXIT_NO_CLI
+    except StackLockedError:
+        print(f"error: stack {stack} is locked by another update; retry later.", file=sys.stderr)
+        return EXIT_STACK_LOCKED
+    except Exception as e:  # dg.Failure from run_pulumi: already redacted
+        print(f"error: {getattr(e, 'description', None) or e}", file=sys.stderr)
+        return EXIT_PULUMI_FAILED
+    counts = change_counts(result.change_summary)
+    print(f"{stack}: {args.command} done; changes: {counts}")
+    outputs = masked_outputs(result.outputs, getattr(result, "secret_output_names", ()), redact)
+    if outputs:
+        print(f"{stack}: outputs: {outputs}")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exit codes in the epilog)."""
+    p = argparse.ArgumentParser(prog="python -m infra_assets", description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("command", choices=["plan", "preview", "up"])
+    p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
+    p.add_argument("--env", help="plan: every stack of this environment (local | production)")
+    p.add_argument("--out", default=os.environ.get("SOPHIA_INFRA_OUT", DEFAULT_OUT_DIR), help="plan directory")
+    p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size (gpu-pool, k8s stacks)")
+    p.epilog = (
+        f"exit codes: {EXIT_OK} ok, {EXIT_PULUMI_FAILED} pulumi failed, {EXIT_USAGE} usage, {EXIT_NO_CLI} no "
+        f"pulumi CLI, {EXIT_INVALID_SPEC} invalid spec, {EXIT_MISSING_CREDENTIALS} missing credentials, "
+        f"{EXIT_STACK_LOCKED} stack locked"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command for each stack; returns the process exit code."""
+    args = parser().parse_args(argv)
+    try:
+        stacks = _stacks(args)
+        for stack in stacks:
+            parse_stack_name(stack)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    worst = EXIT_OK
+    for stack in stacks:
+        code = _run_one(args, stack)
+        worst = worst or code
+        if code not in (EXIT_OK, EXIT_INVALID_SPEC):
+            return code  # no point continuing without the CLI, credentials or a lock
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())

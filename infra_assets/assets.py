@@ -1,0 +1,368 @@
+"""The infra plane as assets: the ESC environment, the Lambda GPU pool and the Kubernetes deployments.
+
+Every asset builds its stack's `StackWork` from the pure specs, always writes the plan (files under the
+plan directory + metadata), then, in preview/apply mode and when the Pulumi CLI and credentials are
+present, runs the stack through the `pulumi` resource. Each asset sits in its stack's concurrency pool, so
+two runs never touch one stack at once.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from infra_assets.programs.esc import esc_program
+from infra_assets.programs.gpu_pool import API_KEY_CONFIG, gpu_pool_program
+from infra_assets.programs.k8s import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG, k8s_program
+from infra_assets.render import (
+    change_counts,
+    gpu_pool_yaml,
+    manifests_yaml,
+    markdown_code,
+    masked_outputs,
+    redactor,
+    write_plan,
+)
+from infra_assets.settings import (
+    ESC,
+    GPU_POOL,
+    K8S,
+    InfraSettings,
+    ModeDecision,
+    decide_mode,
+    missing_backend_credentials,
+    stack_name,
+)
+from infra_assets.specs.esc import esc_document, render_esc_yaml
+from infra_assets.specs.k8s import render_manifests
+from infra_assets.specs.validation import (
+    ValidationReport,
+    scan_esc_document,
+    scan_manifests,
+    validate_esc,
+    validate_gpu_pool,
+    validate_k8s,
+)
+from resources.pulumi_stack import (
+    PulumiCliMissingError,
+    PulumiStackResource,
+    StackConfigValue,
+    StackLockedError,
+    cli_available,
+    stack_pool,
+)
+
+GROUP = "infrastructure"
+OWNERS = ["team:platform"]
+ESC_KEY = dg.AssetKey("esc_environment")
+GPU_POOL_KEY = dg.AssetKey("lambda_gpu_pool")
+K8S_KEY = dg.AssetKey("k8s_deployments")
+ASSET_KEYS = {ESC: ESC_KEY, GPU_POOL: GPU_POOL_KEY, K8S: K8S_KEY}
+
+
+@dataclass(frozen=True)
+class StackWork:
+    """What one stack run needs, built from the specs. Plan files are already redacted."""
+
+    component: str
+    stack: str
+    files: Mapping[str, str]
+    metadata: Mapping[str, Any]  # plan facts (numbers and short strings)
+    preview: str  # markdown shown as the `plan` metadata entry
+    program: Callable[[], None]
+    report: ValidationReport
+    config: Mapping[str, StackConfigValue] = field(default_factory=dict, repr=False)  # may hold secrets
+
+
+@dataclass(frozen=True)
+class StackOutcome:
+    """What `run_stack` did: the mode that ran, metadata, masked outputs."""
+
+    decision: ModeDecision
+    metadata: dict[str, Any]
+    outputs: dict[str, Any]  # masked stack outputs (empty in plan mode)
+
+
+# ---------------------------------------------------------------- building the work of each stack
+
+
+def esc_work(infra: InfraSettings) -> StackWork:
+    """The esc stack: the environment YAML (literal secrets redacted) and its program."""
+    spec = infra.specs().esc
+    document = esc_document(spec)
+    redacted, _ = scan_esc_document(document)
+    text = render_esc_yaml(spec, redacted)
+    report = validate_esc(spec, document)
+    return StackWork(
+        component=ESC,
+        stack=infra.stack(ESC),
+        files={"environment.yaml": text},
+        metadata={
+            "environment": f"{spec.organization}/{spec.qualified_name}",
+            "secrets_referenced": len(spec.secrets),
+            "env_vars_exported": len(spec.exported_env_vars),
+            "imports": len(spec.imports),
+        },
+        preview=markdown_code(text),
+        program=esc_program(spec, text),
+        report=report,
+    )
+
+
+def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str) -> StackWork:
+    """The gpu-pool stack at `desired_nodes`; the Lambda key goes in as secret config."""
+    pool = infra.specs(desired_nodes=desired_nodes).gpu_pool
+    text = gpu_pool_yaml(pool, reason=reason)
+    config = {API_KEY_CONFIG: StackConfigValue(infra.lambda_api_key, secret=True)} if infra.lambda_api_key else {}
+    return StackWork(
+        component=GPU_POOL,
+        stack=infra.stack(GPU_POOL),
+        files={"gpu-pool.yaml": text},
+        metadata={
+            "pool_name": pool.pool_name,
+            "instance_type": pool.instance_type,
+            "region": pool.region,
+            "desired_nodes": pool.desired_nodes,
+            "min_nodes": pool.min_nodes,
+            "max_nodes": pool.max_nodes,
+            "reason": reason,
+        },
+        preview=markdown_code(text),
+        program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url),
+        report=validate_gpu_pool(pool),
+        config=config,
+    )
+
+
+def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
+    """The k8s stack: manifests sized for `gpu_nodes` (None: the spec's pool size)."""
+    spec = infra.specs(desired_nodes=gpu_nodes).k8s
+    raw = render_manifests(spec)
+    manifests, _ = scan_manifests(raw)
+    text = manifests_yaml(manifests)
+    config: dict[str, StackConfigValue] = {}
+    if infra.kubeconfig:
+        config[KUBECONFIG_CONFIG] = StackConfigValue(infra.kubeconfig)
+    if infra.kube_context:
+        config[KUBE_CONTEXT_CONFIG] = StackConfigValue(infra.kube_context)
+    kinds = [m["kind"] for m in raw]
+    return StackWork(
+        component=K8S,
+        stack=infra.stack(K8S),
+        files={"manifests.yaml": text},
+        metadata={
+            "resources_planned": len(raw),
+            "namespaces": kinds.count("Namespace"),
+            "deployments": kinds.count("Deployment"),
+            "services": kinds.count("Service"),
+            "external_secrets": kinds.count("ExternalSecret"),
+            "replicas_total": sum(w.replicas for w in spec.workloads),
+            "gpu_replicas": sum(w.replicas for w in spec.workloads if w.on_gpu_pool),
+        },
+        preview=markdown_code(text),
+        program=k8s_program(spec, manifests),
+        report=validate_k8s(spec, raw),
+        config=config,
+    )
+
+
+# ---------------------------------------------------------------- mode, execution, metadata
+
+
+def latest_int_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> int | None:
+    """An integer metadata value of the latest materialization of `key`, if any."""
+    event = instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    if materialization is None or name not in materialization.metadata:
+        return None
+    value = getattr(materialization.metadata[name], "value", materialization.metadata[name])
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def missing_credentials(infra: InfraSettings, pulumi: PulumiStackResource, component: str) -> list[str]:
+    """Names of the variables a real run of `component` needs but doesn't have."""
+    has_token = bool(getattr(pulumi, "access_token", None))
+    missing = missing_backend_credentials(
+        backend_url=getattr(pulumi, "backend_url", None),
+        secrets_provider=getattr(pulumi, "secrets_provider", None),
+        has_access_token=has_token,
+        has_passphrase=bool(getattr(pulumi, "config_passphrase", None)),
+    )
+    if component == ESC and not has_token and "PULUMI_ACCESS_TOKEN" not in missing:
+        missing.append("PULUMI_ACCESS_TOKEN")  # the pulumiservice provider always talks to Pulumi Cloud
+    return missing + infra.missing_component_credentials(component)
+
+
+def stack_mode(infra: InfraSettings, pulumi: PulumiStackResource, component: str) -> ModeDecision:
+    """The mode this component can run in now (plan fallback when the CLI or a credential is missing)."""
+    if infra.requested_mode == "plan":
+        return decide_mode("plan", cli_found=False, missing=[])
+    missing = missing_credentials(infra, pulumi, component)
+    return decide_mode(infra.requested_mode, cli_found=cli_available(), missing=missing)
+
+
+def secret_redactor(infra: InfraSettings, pulumi: PulumiStackResource, work: StackWork) -> Callable[[str], str]:
+    """Redacts every secret value known to the resources and the stack's config."""
+    known = [*infra.secret_values(), getattr(pulumi, "access_token", None), getattr(pulumi, "config_passphrase", None)]
+    known += [v.value for v in work.config.values() if v.secret]
+    return redactor(known)
+
+
+def run_pulumi(
+    pulumi: PulumiStackResource,
+    work: StackWork,
+    action: str,
+    redact: Callable[[str], str],
+    log_line: Callable[[str], None],
+) -> Any:
+    """Call `pulumi.<action>` for the stack; output lines and failures are redacted (no chained traceback)."""
+    method = getattr(pulumi, action)
+    try:
+        return method(
+            stack_name=work.stack,
+            program=work.program,
+            config=dict(work.config),
+            on_output=lambda line: log_line(redact(line.rstrip())),
+        )
+    except (PulumiCliMissingError, StackLockedError):
+        raise
+    except Exception as e:
+        message = redact(str(e))[:4000]
+        raise dg.Failure(description=f"pulumi {action} of stack {work.stack} failed: {message}") from None
+
+
+def run_stack(
+    context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource, work: StackWork
+) -> StackOutcome:
+    """Write the plan; preview or apply the stack when the mode allows it; return masked metadata."""
+    decision = stack_mode(infra, pulumi, work.component)
+
+    def write(decision: ModeDecision) -> dict[str, Any]:
+        summary = {"mode": decision.label, "spec_valid": work.report.passed, **work.metadata}
+        return write_plan(infra.output_dir, work.stack, work.files, summary)
+
+    paths = write(decision)  # the plan is written first, whatever happens next
+    result = None
+    if decision.effective != "plan":
+        if not work.report.passed:
+            raise dg.Failure(
+                description=f"Refusing to {decision.effective} {work.stack}: the spec has "
+                f"{len(work.report.findings)} validation finding(s); see the spec_valid check.",
+                metadata={"findings": dg.MetadataValue.md(work.report.markdown())},
+            )
+        action = "preview" if decision.effective == "preview" else "up"
+        try:
+            result = run_pulumi(pulumi, work, action, secret_redactor(infra, pulumi, work), context.log.info)
+        except PulumiCliMissingError:
+            decision = ModeDecision(decision.requested, "plan", "pulumi CLI not found when the stack ran")
+            paths = write(decision)
+        except StackLockedError:
+            context.log.warning(f"Stack {work.stack} is locked by another update; retrying later.")
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=120) from None
+    if decision.reason:
+        context.log.warning(f"{work.stack}: {decision.requested} requested, running plan instead ({decision.reason}).")
+
+    title = (
+        "PLAN: rendered desired state, nothing was applied" if result is None else f"{decision.label}: desired state"
+    )
+    metadata: dict[str, Any] = {
+        "mode": decision.label,
+        "stack": work.stack,
+        **work.metadata,
+        "spec_findings": len(work.report.findings),
+        "plan_dir": dg.MetadataValue.path(str(paths[next(iter(work.files))].parent)),
+        "plan": dg.MetadataValue.md(f"**{title}**\n\n{work.preview}"),
+    }
+    outputs: dict[str, Any] = {}
+    if result is not None:
+        redact = secret_redactor(infra, pulumi, work)
+        outputs = masked_outputs(result.outputs, getattr(result, "secret_output_names", ()), redact)
+        metadata.update(change_counts(result.change_summary))
+        metadata["has_changes"] = bool(result.has_changes)
+        metadata["outputs"] = dg.MetadataValue.json(outputs)
+    return StackOutcome(decision, metadata, outputs)
+
+
+# ---------------------------------------------------------------- the assets
+
+
+class GpuPoolScaleConfig(dg.Config):
+    """Run config of `lambda_gpu_pool` (what `scale_gpu_pool_job` and the backlog sensor set)."""
+
+    desired_nodes: int | None = Field(
+        default=None, description="Nodes to run; default: the last materialized size, else the spec's desired."
+    )
+    reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
+
+
+def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
+    """The three infra assets for `env` (stacks `<env>-esc`, `<env>-gpu-pool`, `<env>-k8s`)."""
+    esc_stack, gpu_stack, k8s_stack = (stack_name(env, c) for c in (ESC, GPU_POOL, K8S))
+
+    @dg.asset(
+        key=ESC_KEY,
+        group_name=GROUP,
+        kinds={"pulumi", "yaml"},
+        owners=OWNERS,
+        pool=stack_pool(esc_stack),
+        description=f"Pulumi ESC environment holding every Sophia AI credential as references into the "
+        f"GitHub secrets mirror, exported as environment variables (stack `{esc_stack}`).",
+    )
+    def esc_environment(
+        context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> dg.MaterializeResult:
+        outcome = run_stack(context, infra, pulumi, esc_work(infra))
+        return dg.MaterializeResult(metadata=outcome.metadata)
+
+    @dg.asset(
+        key=GPU_POOL_KEY,
+        group_name=GROUP,
+        kinds={"pulumi", "lambda"},
+        owners=OWNERS,
+        pool=stack_pool(gpu_stack),
+        description=f"Lambda Cloud GPU pool running the embedding server, sized by run config "
+        f"`desired_nodes` (set by the backlog sensor) within the spec's bounds (stack `{gpu_stack}`).",
+    )
+    def lambda_gpu_pool(
+        context: dg.AssetExecutionContext,
+        config: GpuPoolScaleConfig,
+        infra: InfraSettings,
+        pulumi: PulumiStackResource,
+    ) -> dg.MaterializeResult:
+        base = infra.specs().gpu_pool
+        requested, reason = config.desired_nodes, config.reason
+        if requested is None:  # keep what the pool was last asked to run (the sensor owns the size)
+            last = latest_int_metadata(context.instance, GPU_POOL_KEY, "desired_nodes")
+            requested = base.desired_nodes if last is None else last
+            reason = f"{reason} (kept from the last materialization)" if last is not None else reason
+        desired = base.clamp(requested)
+        if desired != requested:
+            context.log.warning(
+                f"{requested} nodes requested; clamped to {desired} ({base.min_nodes}..{base.max_nodes})."
+            )
+        outcome = run_stack(context, infra, pulumi, gpu_pool_work(infra, desired, reason))
+        metadata = {**outcome.metadata, "requested_nodes": requested}
+        if outcome.decision.effective == "apply" and isinstance(outcome.outputs.get("node_count"), int):
+            metadata["node_count"] = outcome.outputs["node_count"]
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        key=K8S_KEY,
+        group_name=GROUP,
+        kinds={"pulumi", "kubernetes"},
+        owners=OWNERS,
+        deps=[ESC_KEY, GPU_POOL_KEY],
+        pool=stack_pool(k8s_stack),
+        description=f"Kubernetes namespaces, ESC-synced secrets, Deployments and Services of the MCP servers "
+        f"and the GPU embedding server (one TEI replica per GPU node) (stack `{k8s_stack}`).",
+    )
+    def k8s_deployments(
+        context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> dg.MaterializeResult:
+        gpu_nodes = latest_int_metadata(context.instance, GPU_POOL_KEY, "desired_nodes")
+        outcome = run_stack(context, infra, pulumi, k8s_work(infra, gpu_nodes))
+        return dg.MaterializeResult(metadata=outcome.metadata)
+
+    return [esc_environment, lambda_gpu_pool, k8s_deployments]

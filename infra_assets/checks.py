@@ -1,0 +1,128 @@
+"""Asset checks of the infra plane, beside the assets they check.
+
+`spec_valid` (always, blocking): the spec the asset just planned passes every rule in
+`specs/validation.py`. `no_drift` (apply mode only): `refresh` then `preview` of the stack report no
+changes; in plan/preview mode it yields nothing, so the UI shows it as skipped, with the reason logged.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dagster as dg
+
+from infra_assets.assets import (
+    ESC_KEY,
+    GPU_POOL_KEY,
+    K8S_KEY,
+    StackWork,
+    esc_work,
+    gpu_pool_work,
+    k8s_work,
+    latest_int_metadata,
+    run_pulumi,
+    secret_redactor,
+    stack_mode,
+)
+from infra_assets.render import change_counts
+from infra_assets.settings import ESC, GPU_POOL, K8S, InfraSettings, stack_name
+from infra_assets.specs.validation import ValidationReport
+from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, stack_pool
+
+SPEC_VALID = "spec_valid"
+NO_DRIFT = "no_drift"
+NO_DRIFT_DESCRIPTION = (
+    "Apply mode only: `pulumi refresh` then `pulumi preview` of the stack show no changes (nobody changed the "
+    "infrastructure outside Pulumi, and the spec matches what runs). Skipped in plan and preview mode."
+)
+
+WorkBuilder = Callable[[dg.DagsterInstance, InfraSettings], StackWork]
+
+
+def _esc(_: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
+    return esc_work(infra)
+
+
+def _gpu_pool(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
+    desired = latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes")
+    return gpu_pool_work(infra, infra.specs().gpu_pool.desired_nodes if desired is None else desired, "check")
+
+
+def _k8s(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
+    return k8s_work(infra, latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes"))
+
+
+def validation_result(report: ValidationReport) -> dg.AssetCheckResult:
+    """Findings as counts per rule plus a markdown table (locations only, never values)."""
+    metadata: dict[str, Any] = {"findings": len(report.findings), **report.counts}
+    for rule in sorted({f.rule for f in report.findings}):
+        metadata[f"findings_{rule}"] = report.count(rule)
+    metadata["details"] = dg.MetadataValue.md(report.markdown())
+    summary = "spec valid" if report.passed else f"{len(report.findings)} finding(s) in {report.subject}"
+    return dg.AssetCheckResult(passed=report.passed, metadata=metadata, description=summary)
+
+
+def _spec_check(key: dg.AssetKey, build: WorkBuilder, rules: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=key, name=SPEC_VALID, blocking=True, description=f"The spec is valid: {rules}")
+    def _check(context: dg.AssetCheckExecutionContext, infra: InfraSettings) -> dg.AssetCheckResult:
+        return validation_result(build(context.instance, infra).report)
+
+    return _check
+
+
+def _drift_check(key: dg.AssetKey, component: str, stack: str, build: WorkBuilder) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(
+        name=f"{key.path[-1]}_{NO_DRIFT}",
+        specs=[dg.AssetCheckSpec(NO_DRIFT, asset=key, description=NO_DRIFT_DESCRIPTION)],
+        can_subset=True,
+        pool=stack_pool(stack),
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        decision = stack_mode(infra, pulumi, component)
+        if decision.effective != "apply":
+            context.log.info(f"{NO_DRIFT} of {stack} skipped: it runs in apply mode only (mode: {decision.label}).")
+            return
+        work = build(context.instance, infra)
+        redact = secret_redactor(infra, pulumi, work)
+        try:
+            refreshed = run_pulumi(pulumi, work, "refresh", redact, context.log.info)
+            previewed = run_pulumi(pulumi, work, "preview", redact, context.log.info)
+        except PulumiCliMissingError:
+            context.log.info(f"{NO_DRIFT} of {stack} skipped: the pulumi CLI disappeared.")
+            return
+        refresh_counts = {f"refresh_{k}": v for k, v in change_counts(refreshed.change_summary).items()}
+        preview_counts = {f"preview_{k}": v for k, v in change_counts(previewed.change_summary).items()}
+        drifted = bool(refreshed.has_changes) or bool(previewed.has_changes)
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=NO_DRIFT,
+            passed=not drifted,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={**refresh_counts, **preview_counts, "stack": stack},
+            description="drift detected" if drifted else "no drift",
+        )
+
+    return _check
+
+
+RULES = {
+    ESC: "no secret literals, every reference resolves, the project's variables are exported.",
+    GPU_POOL: "min <= desired <= max nodes, instance type, region, one SSH key, node labels.",
+    K8S: "images pinned, replicas within bounds, GPU placement, secrets only via ESC-synced secretKeyRefs, "
+    "no secret literals, manifests valid against the Kubernetes schemas (offline).",
+}
+
+
+def build_infra_checks(env: str) -> list[dg.AssetChecksDefinition]:
+    """`spec_valid` and `no_drift` for each infra asset of `env`."""
+    builders: list[tuple[dg.AssetKey, str, WorkBuilder]] = [
+        (ESC_KEY, ESC, _esc),
+        (GPU_POOL_KEY, GPU_POOL, _gpu_pool),
+        (K8S_KEY, K8S, _k8s),
+    ]
+    checks: list[dg.AssetChecksDefinition] = []
+    for key, component, build in builders:
+        checks.append(_spec_check(key, build, RULES[component]))
+        checks.append(_drift_check(key, component, stack_name(env, component), build))
+    return checks

@@ -1,0 +1,1 @@
+"""Inline Pulumi programs (Automation API), one per stack, each built from the pure specs."""

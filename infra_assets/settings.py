@@ -1,0 +1,123 @@
+"""Settings of the infra plane (the `infra` resource) and the pure rules that pick the run mode.
+
+Modes: `plan` renders the desired state to files and metadata and needs nothing but this package;
+`preview` and `apply` run Pulumi through the Automation API. When preview/apply is requested but the
+Pulumi CLI or a credential is missing, assets fall back to `plan` and say why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from infra_assets.specs import InfraSpecs, build_infra_specs
+
+MODES = ("plan", "preview", "apply")
+ESC, GPU_POOL, K8S = "esc", "gpu-pool", "k8s"
+COMPONENTS = (ESC, GPU_POOL, K8S)
+DEFAULT_OUT_DIR = ".sophia/infra"
+_DIY_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
+_PASSPHRASE_PROVIDERS = (None, "", "passphrase", "default")
+
+
+def stack_name(env: str, component: str) -> str:
+    """`production-k8s` etc.: one stack per asset, all in project `sophia-ai`."""
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown infra component {component!r}; expected one of {', '.join(COMPONENTS)}")
+    return f"{env}-{component}"
+
+
+def parse_stack_name(stack: str) -> tuple[str, str]:
+    """(env, component) from a stack name made by `stack_name`."""
+    for component in COMPONENTS:
+        suffix = f"-{component}"
+        if stack.endswith(suffix) and len(stack) > len(suffix):
+            return stack[: -len(suffix)], component
+    raise ValueError(f"{stack!r} is not an infra stack (<env>-{{{','.join(COMPONENTS)}}})")
+
+
+@dataclass(frozen=True, slots=True)
+class ModeDecision:
+    """The mode asked for, the mode that runs, and the reason when they differ."""
+
+    requested: str
+    effective: str  # what actually runs
+    reason: str | None = None  # why it fell back to plan
+
+    @property
+    def label(self) -> str:
+        """`apply`, or `plan (fallback: pulumi CLI not found)`: what asset metadata shows as `mode`."""
+        return f"plan (fallback: {self.reason})" if self.reason else self.effective
+
+
+def decide_mode(requested: str, *, cli_found: bool, missing: list[str]) -> ModeDecision:
+    """Run `requested` if possible; otherwise plan, with the reason."""
+    if requested not in MODES:
+        raise ValueError(f"unknown infra mode {requested!r}; expected one of {', '.join(MODES)}")
+    if requested == "plan":
+        return ModeDecision(requested, "plan")
+    if not cli_found:
+        return ModeDecision(requested, "plan", "pulumi CLI not found on PATH")
+    if missing:
+        return ModeDecision(requested, "plan", f"missing credentials: {', '.join(missing)}")
+    return ModeDecision(requested, requested)
+
+
+def missing_backend_credentials(
+    *, backend_url: str | None, secrets_provider: str | None, has_access_token: bool, has_passphrase: bool
+) -> list[str]:
+    """What the state backend needs: Pulumi Cloud a token, a DIY backend with passphrase secrets a passphrase."""
+    url = backend_url or ""
+    if not url.startswith(_DIY_SCHEMES):
+        return [] if has_access_token else ["PULUMI_ACCESS_TOKEN"]
+    if secrets_provider in _PASSPHRASE_PROVIDERS and not has_passphrase:
+        return ["PULUMI_CONFIG_PASSPHRASE"]
+    return []
+
+
+class InfraSettings(dg.ConfigurableResource):
+    """Environment, mode, plan output directory and the infra credentials (secrets come via `dg.EnvVar`)."""
+
+    env: str = Field(default="local", description="local | production; names the stacks (<env>-<component>).")
+    mode: str = Field(default="plan", description="plan | preview | apply (SOPHIA_INFRA_MODE).")
+    out_dir: str = Field(default=DEFAULT_OUT_DIR, description="Where plan mode writes files (SOPHIA_INFRA_OUT).")
+    pulumi_org: str = Field(default="sophia-ai", description="Pulumi Cloud organization owning the ESC env.")
+    lambda_api_key: str | None = Field(default=None, description="Lambda Cloud API key (secret; LAMBDA_API_KEY).")
+    lambda_api_base_url: str | None = Field(default=None, description="Override of the Lambda API base URL.")
+    kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig to deploy with (KUBECONFIG).")
+    kube_context: str | None = Field(default=None, description="kubeconfig context (default: current).")
+    kube_in_cluster: bool = Field(default=False, description="Use the in-cluster service account, no kubeconfig.")
+
+    @property
+    def requested_mode(self) -> str:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown infra mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        return self.mode
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.out_dir)
+
+    def stack(self, component: str) -> str:
+        return stack_name(self.env, component)
+
+    def specs(self, desired_nodes: int | None = None) -> InfraSpecs:
+        """The desired state of every stack (override in tests to inject a deliberately bad spec)."""
+        return build_infra_specs(self.env, organization=self.pulumi_org, desired_nodes=desired_nodes)
+
+    def missing_component_credentials(self, component: str) -> list[str]:
+        """Credentials a component needs beyond the state backend."""
+        if component == ESC:
+            return []  # the pulumiservice provider needs PULUMI_ACCESS_TOKEN; checked with the backend
+        if component == GPU_POOL:
+            return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
+        if component == K8S:
+            return [] if (self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]
+        raise ValueError(f"unknown infra component {component!r}")
+
+    def secret_values(self) -> list[str]:
+        """Secret strings this resource holds (for redacting Pulumi output)."""
+        return [v for v in (self.lambda_api_key,) if v]

@@ -1,0 +1,28 @@
+"""Pure desired-state specs of the infra plane (ESC environment, GPU pool, Kubernetes) and their rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra_assets.specs.esc import EscEnvironmentSpec, build_esc_spec
+from infra_assets.specs.gpu_pool import GpuPoolSpec, build_gpu_pool_spec
+from infra_assets.specs.k8s import TEI_SERVICE_URL, K8sSpec, build_k8s_spec
+
+
+@dataclass(frozen=True, slots=True)
+class InfraSpecs:
+    """The three specs of one environment, built consistently (TEI replicas follow the GPU pool)."""
+
+    esc: EscEnvironmentSpec
+    gpu_pool: GpuPoolSpec
+    k8s: K8sSpec
+
+
+def build_infra_specs(env: str, *, organization: str = "sophia-ai", desired_nodes: int | None = None) -> InfraSpecs:
+    """All specs for `env`; `desired_nodes` overrides the pool size (and with it the TEI replica count)."""
+    # Workloads (and Dagster, when it runs in the cluster) reach the embedding server at its Service URL.
+    esc = build_esc_spec(env, organization=organization, extra_env={"TEI_URL": TEI_SERVICE_URL})
+    pool = build_gpu_pool_spec(env)
+    if desired_nodes is not None:
+        pool = pool.with_desired(desired_nodes)
+    return InfraSpecs(esc=esc, gpu_pool=pool, k8s=build_k8s_spec(env, esc=esc, gpu_pool=pool))

@@ -1,0 +1,69 @@
+"""Desired state of the Lambda Cloud GPU pool that runs the embedding server.
+
+The nodes join the Kubernetes cluster with `labels` as node labels and a `nvidia.com/gpu` NoSchedule
+taint, which is why the k8s spec derives its GPU node selector and tolerations from this spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+GPU_POOL_LABEL = "sophia.ai/gpu-pool"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True, slots=True)
+class GpuPoolSpec:
+    """A pool of identical Lambda instances, sized between `min_nodes` and `max_nodes`."""
+
+    pool_name: str
+    instance_type: str
+    region: str
+    ssh_key_names: tuple[str, ...]
+    file_system_names: tuple[str, ...]
+    min_nodes: int
+    max_nodes: int
+    desired_nodes: int
+    name_prefix: str
+    backlog_per_node: int  # chunks one node embeds between two scaling decisions
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taint_key: str = GPU_TAINT_KEY
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        """The label that pins GPU workloads to this pool's nodes."""
+        return {GPU_POOL_LABEL: self.pool_name}
+
+    def clamp(self, nodes: int) -> int:
+        """`nodes` bounded to [min_nodes, max_nodes]."""
+        return max(self.min_nodes, min(self.max_nodes, nodes))
+
+    def with_desired(self, nodes: int) -> GpuPoolSpec:
+        """The same pool asked to run `nodes` nodes (not clamped: validation reports out-of-range)."""
+        return replace(self, desired_nodes=nodes)
+
+
+_SIZES: dict[str, tuple[int, int, int]] = {  # env -> (min, max, desired)
+    "local": (0, 1, 1),
+    "production": (0, 4, 1),
+}
+
+
+def build_gpu_pool_spec(env: str) -> GpuPoolSpec:
+    """The `sophia-gpu` pool of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI)."""
+    min_nodes, max_nodes, desired = _SIZES.get(env, _SIZES["local"])
+    pool = f"sophia-gpu-{env}"
+    return GpuPoolSpec(
+        pool_name=pool,
+        instance_type="gpu_1x_a10",
+        region="us-east-1",
+        ssh_key_names=("sophia-ops",),
+        file_system_names=("sophia-models-us-east-1",),
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        desired_nodes=desired,
+        name_prefix=pool,
+        backlog_per_node=50_000,
+        labels={GPU_POOL_LABEL: pool, "nvidia.com/gpu.product": "NVIDIA-A10", "sophia.ai/env": env},
+    )

@@ -1,0 +1,345 @@
+"""Desired state of the Kubernetes workloads, rendered to plain manifests.
+
+Workloads read credentials only through `secretKeyRef`s to one Secret per namespace that the External
+Secrets Operator syncs from the ESC environment (ClusterSecretStore `pulumi` provider + ExternalSecret);
+no Secret object with data is ever rendered. GPU workloads select the Lambda pool's nodes by label and
+tolerate its taint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra_assets.specs.esc import EscEnvironmentSpec
+from infra_assets.specs.gpu_pool import GpuPoolSpec
+
+ESC_SECRET_NAME = "sophia-esc-secrets"
+ESO_API_VERSION = "external-secrets.io/v1"
+PART_OF = "sophia-ai"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Container requests/limits; `gpus` > 0 requests `nvidia.com/gpu`."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+    gpus: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    """One Deployment plus its ClusterIP Service."""
+
+    name: str
+    namespace: str
+    image: str  # pinned: a version tag or an @sha256 digest
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    resources: Resources
+    port: int = 8080
+    probe_path: str = "/health"
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # plain, non-secret configuration
+    secret_env: tuple[str, ...] = ()  # keys of the ESC-synced Secret, exposed under the same names
+    on_gpu_pool: bool = False
+    startup_grace_s: int = 0  # extra startup time (model download) before liveness applies
+    host_volumes: Mapping[str, str] = field(default_factory=dict)  # mount path -> host path
+
+    @property
+    def version(self) -> str:
+        return self.image.rsplit("@", 1)[-1] if "@" in self.image else self.image.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class K8sSpec:
+    """All namespaces and workloads of one environment, plus where their secrets come from."""
+
+    env: str
+    namespaces: tuple[str, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    esc: EscEnvironmentSpec
+    gpu_node_selector: Mapping[str, str]
+    gpu_taint_key: str
+    kubernetes_version: str = "1.30"
+    secret_name: str = ESC_SECRET_NAME
+    eso_token_secret: tuple[str, str, str] = (
+        "external-secrets",
+        "pulumi-access-token",
+        "PULUMI_ACCESS_TOKEN",
+    )
+
+    @property
+    def secret_store_name(self) -> str:
+        return f"pulumi-esc-{self.env}"
+
+
+def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
+    return WorkloadSpec(
+        name=name,
+        namespace="sophia-mcp",
+        image=image,
+        replicas=replicas,
+        min_replicas=1,
+        max_replicas=6,
+        resources=Resources("250m", "512Mi", "1", "1Gi"),
+        env={"SOPHIA_ENV": env, "LOG_LEVEL": "info", **kw.pop("extra_env", {})},
+        secret_env=secret_env,
+        **kw,
+    )
+
+
+SNOWFLAKE_ENV = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
+TEI_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:86-1.7"  # 86 = Ampere A10 build
+TEI_MODEL = "BAAI/bge-small-en-v1.5"
+TEI_SERVICE_URL = "http://text-embeddings-inference.sophia-inference.svc.cluster.local"
+
+
+def build_k8s_spec(
+    env: str, *, esc: EscEnvironmentSpec, gpu_pool: GpuPoolSpec, gpu_nodes: int | None = None
+) -> K8sSpec:
+    """The four MCP servers and the embedding server; TEI runs one replica per GPU node."""
+    replicas = 2 if env == "production" else 1
+    tei_replicas = gpu_pool.desired_nodes if gpu_nodes is None else gpu_nodes
+    tei_url = TEI_SERVICE_URL
+    registry = "ghcr.io/sophia-ai"
+    model_cache = f"/lambda/nfs/{gpu_pool.file_system_names[0]}/hf-cache" if gpu_pool.file_system_names else ""
+    workloads = (
+        _mcp(
+            "ai-intelligence-mcp",
+            f"{registry}/ai-intelligence-mcp:1.4.0",
+            env,
+            replicas,
+            (
+                "OPENROUTER_API_KEY",
+                "PORTKEY_API_KEY",
+                "PORTKEY_CONFIG",
+                "ARIZE_SPACE_ID",
+                "ARIZE_API_KEY",
+                "HF_TOKEN",
+                "TOGETHER_API_KEY",
+            ),
+        ),
+        _mcp(
+            "data-intelligence-mcp",
+            f"{registry}/data-intelligence-mcp:1.6.2",
+            env,
+            replicas,
+            (
+                "APIFY_TOKEN",
+                "PHANTOMBUSTER_API_KEY",
+                "TWINGLY_API_KEY",
+                "TAVILY_API_KEY",
+                "ZENROWS_API_KEY",
+                "PINECONE_API_KEY",
+                *SNOWFLAKE_ENV,
+            ),
+            extra_env={"EMBEDDINGS_URL": tei_url},
+        ),
+        _mcp(
+            "infrastructure-mcp",
+            f"{registry}/infrastructure-mcp:0.9.1",
+            env,
+            1,
+            ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "DOCKER_USERNAME", "DOCKER_TOKEN"),
+        ),
+        _mcp(
+            "business-intelligence-mcp",
+            f"{registry}/business-intelligence-mcp:1.2.3",
+            env,
+            replicas,
+            (*SNOWFLAKE_ENV, "PINECONE_API_KEY"),
+            extra_env={"EMBEDDINGS_URL": tei_url},
+        ),
+        WorkloadSpec(
+            name="text-embeddings-inference",
+            namespace="sophia-inference",
+            image=TEI_IMAGE,
+            replicas=tei_replicas,
+            min_replicas=0,
+            max_replicas=gpu_pool.max_nodes,
+            resources=Resources("2", "8Gi", "8", "24Gi", gpus=1),
+            args=("--model-id", TEI_MODEL, "--port", "8080", "--max-client-batch-size", "32"),
+            env={"HUGGINGFACE_HUB_CACHE": "/data"},
+            secret_env=("HF_TOKEN",),
+            on_gpu_pool=True,
+            startup_grace_s=600,
+            host_volumes={"/data": model_cache} if model_cache else {},
+        ),
+    )
+    return K8sSpec(
+        env=env,
+        namespaces=("sophia-mcp", "sophia-inference"),
+        workloads=workloads,
+        esc=esc,
+        gpu_node_selector=gpu_pool.node_selector,
+        gpu_taint_key=gpu_pool.taint_key,
+    )
+
+
+def _labels(spec: K8sSpec, name: str, version: str | None = None) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "sophia.ai/env": spec.env,
+    }
+    if version:
+        labels["app.kubernetes.io/version"] = version[:63].replace(":", "-")
+    return labels
+
+
+def _container(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in w.env.items()]
+    env += [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": spec.secret_name, "key": key}}} for key in w.secret_env
+    ]
+    limits: dict[str, str] = {"cpu": w.resources.cpu_limit, "memory": w.resources.memory_limit}
+    if w.resources.gpus:
+        limits["nvidia.com/gpu"] = str(w.resources.gpus)
+
+    def probe(failure_threshold: int) -> dict[str, Any]:  # fresh dicts: no shared nodes (YAML anchors)
+        return {
+            "httpGet": {"path": w.probe_path, "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": failure_threshold,
+        }
+
+    container: dict[str, Any] = {
+        "name": w.name,
+        "image": w.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": w.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": {
+            "requests": {"cpu": w.resources.cpu_request, "memory": w.resources.memory_request},
+            "limits": limits,
+        },
+        "readinessProbe": probe(3),
+        "livenessProbe": probe(6),
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+    if w.args:
+        container["args"] = list(w.args)
+    if w.startup_grace_s:
+        container["startupProbe"] = probe(max(1, w.startup_grace_s // 10))
+    if w.host_volumes:
+        container["volumeMounts"] = [
+            {"name": f"host-{i}", "mountPath": path} for i, path in enumerate(sorted(w.host_volumes))
+        ]
+    return container
+
+
+def _deployment(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
+    selector = {"app.kubernetes.io/name": w.name, "app.kubernetes.io/part-of": PART_OF}
+    pod_spec: dict[str, Any] = {"containers": [_container(spec, w)], "automountServiceAccountToken": False}
+    if w.on_gpu_pool:
+        pod_spec["nodeSelector"] = dict(spec.gpu_node_selector)
+        pod_spec["tolerations"] = [{"key": spec.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}]
+    else:
+        pod_spec["securityContext"] = {"runAsNonRoot": True}
+    if w.host_volumes:
+        pod_spec["volumes"] = [
+            {"name": f"host-{i}", "hostPath": {"path": w.host_volumes[path], "type": "DirectoryOrCreate"}}
+            for i, path in enumerate(sorted(w.host_volumes))
+        ]
+    # A GPU node has one GPU: replace pods in place rather than surge onto a node that isn't there.
+    rolling = {"maxSurge": 0, "maxUnavailable": 1} if w.on_gpu_pool else {"maxSurge": 1, "maxUnavailable": 0}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name, w.version)},
+        "spec": {
+            "replicas": w.replicas,
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling},
+            "template": {"metadata": {"labels": _labels(spec, w.name, w.version)}, "spec": pod_spec},
+        },
+    }
+
+
+def _service(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": w.name, "app.kubernetes.io/part-of": PART_OF},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _secret_store(spec: K8sSpec) -> dict[str, Any]:
+    token_ns, token_name, token_key = spec.eso_token_secret
+    return {
+        "apiVersion": ESO_API_VERSION,
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": spec.secret_store_name, "labels": _labels(spec, spec.secret_store_name)},
+        "spec": {
+            "provider": {
+                "pulumi": {
+                    "organization": spec.esc.organization,
+                    "project": spec.esc.project,
+                    "environment": spec.esc.name,
+                    "auth": {
+                        "accessToken": {"secretRef": {"namespace": token_ns, "name": token_name, "key": token_key}}
+                    },
+                }
+            }
+        },
+    }
+
+
+def _external_secret(spec: K8sSpec, namespace: str, keys: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": ESO_API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": spec.secret_name,
+            "namespace": namespace,
+            "labels": _labels(spec, spec.secret_name),
+        },
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": spec.secret_store_name},
+            "target": {"name": spec.secret_name, "creationPolicy": "Owner"},
+            "data": [{"secretKey": key, "remoteRef": {"key": f"environmentVariables.{key}"}} for key in keys],
+        },
+    }
+
+
+def secret_keys_by_namespace(spec: K8sSpec) -> dict[str, list[str]]:
+    """The ESC-synced keys each namespace's workloads reference, sorted and de-duplicated."""
+    keys: dict[str, set[str]] = {ns: set() for ns in spec.namespaces}
+    for w in spec.workloads:
+        keys.setdefault(w.namespace, set()).update(w.secret_env)
+    return {ns: sorted(k) for ns, k in keys.items()}
+
+
+def render_manifests(spec: K8sSpec) -> list[dict[str, Any]]:
+    """Plain manifests in apply order: namespaces, secret store, synced secrets, deployments, services."""
+    manifests: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": _labels(spec, ns)}}
+        for ns in spec.namespaces
+    ]
+    manifests.append(_secret_store(spec))
+    manifests += [_external_secret(spec, ns, keys) for ns, keys in secret_keys_by_namespace(spec).items() if keys]
+    manifests += [_deployment(spec, w) for w in spec.workloads]
+    manifests += [_service(spec, w) for w in spec.workloads]
+    return manifests
+
+
+def manifest_id(manifest: Mapping[str, Any]) -> str:
+    """`Kind/namespace/name` (or `Kind/name` when cluster-scoped): a stable, readable identity."""
+    meta = manifest.get("metadata", {})
+    parts = [manifest.get("kind", "?"), meta.get("namespace"), meta.get("name", "?")]
+    return "/".join(p for p in parts if p)
