@@ -10,5 +10,5 @@ class PipelineSettings(dg.ConfigurableResource):
 
     chunk_max_chars: int = 1200
     chunk_overlap_chars: int = 150
-    embed_batch_size: int = 2048
+    embed_batch_size: int = 8192
     max_reject_rate: float = 0.25

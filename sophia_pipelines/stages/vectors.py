@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from resources.embeddings import Embedder
@@ -41,7 +43,7 @@ class VectorsResult:
     vectors_deleted: int
     vectors_total: int
     embed_seconds: float
-    write_seconds: float
+    write_seconds: float  # time spent writing, mostly overlapped with embedding
 
 
 def _optional(value: object) -> object:
@@ -49,7 +51,7 @@ def _optional(value: object) -> object:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
-def vector_records(batch: pd.DataFrame, values) -> list[VectorRecord]:
+def vector_records(batch: pd.DataFrame, values: np.ndarray) -> list[VectorRecord]:
     return [
         VectorRecord(
             id=row.chunk_id,
@@ -85,7 +87,7 @@ def sync_vectors(
     warehouse: Warehouse,
     embedder: Embedder,
     store: VectorStore,
-    batch_size: int = 2048,
+    batch_size: int = 8192,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> VectorsResult:
     model_id = embedder.model_id
@@ -94,18 +96,29 @@ def sync_vectors(
         pending = s.query(PENDING_CHUNKS_SQL, [model_id])
         orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
 
-    embed_s = write_s = 0.0
-    for start in range(0, len(pending), batch_size):
-        batch = pending.iloc[start : start + batch_size]
+    def write(batch: pd.DataFrame, values: np.ndarray) -> float:
         t0 = time.perf_counter()
-        values = embedder.embed(batch["text"].tolist())
-        t1 = time.perf_counter()
         store.upsert(vector_records(batch, values))
         with warehouse.session() as s:
             s.merge(VECTOR_LEDGER, ledger_frame(batch, model_id), compare=["content_hash", "model_id"])
-        embed_s += t1 - t0
-        write_s += time.perf_counter() - t1
-        log(f"embedded {min(start + batch_size, len(pending))}/{len(pending)} chunks")
+        return time.perf_counter() - t0
+
+    # Writes of batch i overlap the embedding of batch i+1 (one writer thread, at most one write in flight),
+    # so the stage runs close to the bare model's speed. A failed write stops the loop at the next batch.
+    embed_s = write_s = 0.0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
+        in_flight: Future[float] | None = None
+        for start in range(0, len(pending), batch_size):
+            batch = pending.iloc[start : start + batch_size]
+            t0 = time.perf_counter()
+            values = embedder.embed(batch["text"].tolist())
+            embed_s += time.perf_counter() - t0
+            if in_flight is not None:
+                write_s += in_flight.result()
+            in_flight = writer.submit(write, batch, values)
+            log(f"embedded {min(start + batch_size, len(pending))}/{len(pending)} chunks")
+        if in_flight is not None:
+            write_s += in_flight.result()
 
     if orphans:
         store.delete(orphans)
