@@ -7,7 +7,7 @@ offset/limit pages). The client retries 429/5xx/network errors itself (`max_retr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +62,12 @@ class ApifyPayloadSource(PayloadSource):
         detail = redact(describe_error(exc), [self.token])
         return SourceError(f"{source}: {operation} failed{'' if detail.startswith('after') else ':'} {detail}")
 
-    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:
-        """Yield one batch per SUCCEEDED run started within the lookback (oldest first), batch_id = run id."""
+    def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
+        """Yield one batch per SUCCEEDED run started within the lookback (oldest first), batch_id = run id.
+
+        A SUCCEEDED run's dataset no longer changes, so runs already landed (`known`) are not downloaded again.
+        """
+        known = known or {}
         source = f"{SYSTEM}/{stream}"
         actor_id = self.actors.get(stream)
         if not actor_id:
@@ -72,6 +76,10 @@ class ApifyPayloadSource(PayloadSource):
             raise SourceError(f"{source}: max_runs must be between 1 and {MAX_RUNS_PER_CALL}")
         client = self._client()
         for run in reversed(self._recent_runs(client, source, actor_id)):
+            fingerprint = f"apify-run:{run.id}:{run.default_dataset_id}"
+            if known.get(run.id) == fingerprint:
+                _log.info("%s: run %s already landed; not downloaded again", source, run.id)
+                continue
             operation = f"GET /v2/datasets/{run.default_dataset_id}/items (run {run.id})"
             try:
                 dataset = client.dataset(run.default_dataset_id)
@@ -79,7 +87,7 @@ class ApifyPayloadSource(PayloadSource):
             except Exception as exc:
                 raise self._fail(source, operation, exc) from None
             _log.info("%s: run %s dataset %s: %d items", source, run.id, run.default_dataset_id, len(items))
-            yield PayloadBatch(SYSTEM, stream, run.id, items, datetime.now(UTC))
+            yield PayloadBatch(SYSTEM, stream, run.id, items, datetime.now(UTC), fingerprint)
 
     def _recent_runs(self, client: ApifyClient, source: str, actor_id: str) -> list[RunListItem]:
         """SUCCEEDED runs started after now - lookback, newest first (re-checked client-side)."""

@@ -9,9 +9,10 @@ everything downstream is one code path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +34,17 @@ class PayloadBatch:
     batch_id: str  # run id, container id, query slug
     items: list[Any]  # untouched JSON items (Tavily: one full response object per batch)
     fetched_at: datetime
+    # Identifies this exact content of the batch (file hash, finished run, ended container). Sources skip batches
+    # whose fingerprint the warehouse already holds; None means "always land" (e.g. a fresh search).
+    fingerprint: str | None = None
 
 
 class PayloadSource(dg.ConfigurableResource):
     """Base class: anything that can list the batches of a stream."""
 
-    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:  # pragma: no cover - interface
-        raise NotImplementedError
+    def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
+        """Yield the stream's batches, skipping those whose fingerprint equals `known[batch_id]`."""
+        raise NotImplementedError  # pragma: no cover - interface
 
 
 def samples_dir_from_env() -> Path:
@@ -59,14 +64,19 @@ class SamplePayloadSource(PayloadSource):
     def _root(self) -> Path:
         return Path(self.samples_dir) if self.samples_dir else samples_dir_from_env()
 
-    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:
+    def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
+        known = known or {}
         root = self._root() / self.system
         folder = root if self.system == "tavily" else root / stream
         if not folder.is_dir():
             raise SourceError(f"{self.system}/{stream}: no samples folder at {folder}")
         for path in sorted(folder.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                raw = path.read_bytes()
+                fingerprint = "sha256:" + hashlib.sha256(raw).hexdigest()
+                if known.get(path.stem) == fingerprint:
+                    continue
+                data = json.loads(raw.decode("utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise SourceError(f"{self.system}/{stream}: cannot read sample file {path.name}: {exc}") from exc
             if self.system == "tavily":
@@ -77,4 +87,4 @@ class SamplePayloadSource(PayloadSource):
                 raise SourceError(
                     f"{self.system}/{stream}: {path.name} must hold a JSON array of items, got {type(data).__name__}"
                 )
-            yield PayloadBatch(self.system, stream, path.stem, items, datetime.now(UTC))
+            yield PayloadBatch(self.system, stream, path.stem, items, datetime.now(UTC), fingerprint)

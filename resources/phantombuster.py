@@ -10,7 +10,7 @@ a JSON *string*), and, when that string only points at a result file, `GET /agen
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,8 +85,11 @@ class PhantomBusterPayloadSource(PayloadSource):
             get, source=source, operation=operation, policy=self._policy(), secrets=[self.api_key], logger=_log
         )
 
-    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:
-        """Yield one batch per finished container (oldest first), batch_id = container id."""
+    def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
+        """Yield one batch per finished container (oldest first), batch_id = container id.
+
+        A finished container's result no longer changes: containers already landed (`known`) are skipped.
+        """
         source = f"{SYSTEM}/{stream}"
         agent_id = self.agents.get(stream)
         if not agent_id:
@@ -99,17 +102,27 @@ class PhantomBusterPayloadSource(PayloadSource):
             httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout) as api,
             httpx.Client(timeout=timeout, follow_redirects=True) as files,
         ):
-            batches = self._collect(api, files, source, stream, agent_id)
+            batches = self._collect(api, files, source, stream, agent_id, known or {})
         yield from reversed(batches)
 
     def _collect(
-        self, api: httpx.Client, files: httpx.Client, source: str, stream: str, agent_id: str
+        self,
+        api: httpx.Client,
+        files: httpx.Client,
+        source: str,
+        stream: str,
+        agent_id: str,
+        known: Mapping[str, str],
     ) -> list[PayloadBatch]:
         """Batches newest first; only the newest file-pointer container gets the agent's result file."""
         batches: list[PayloadBatch] = []
         used_result_file = False
         for container in self._finished_containers(api, source, agent_id):
             container_id = str(container["id"])
+            fingerprint = f"phantombuster-container:{container_id}:{container.get('endedAt')}"
+            if known.get(container_id) == fingerprint:
+                _log.info("%s: container %s already landed; skipped", source, container_id)
+                continue
             payload = self._get_json(api, source, "/containers/fetch-result-object", {"id": container_id})
             raw = payload.get("resultObject") if isinstance(payload, dict) else None
             if raw is None or raw == "":
@@ -127,7 +140,7 @@ class PhantomBusterPayloadSource(PayloadSource):
                 used_result_file = True
             else:
                 items = _as_items(parsed, f"container {container_id} resultObject", source)
-            batches.append(PayloadBatch(SYSTEM, stream, container_id, items, datetime.now(UTC)))
+            batches.append(PayloadBatch(SYSTEM, stream, container_id, items, datetime.now(UTC), fingerprint))
         return batches
 
     def _finished_containers(self, api: httpx.Client, source: str, agent_id: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -112,8 +112,11 @@ class TavilyPayloadSource(PayloadSource):
             slugs[slug] = shown
         return list(slugs)
 
-    def fetch_batches(self, stream: str) -> Iterator[PayloadBatch]:
-        """Yield one batch per query (in order): batch_id = slugify(query), items = [response]."""
+    def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
+        """Yield one batch per query (in order): batch_id = slugify(query), items = [response].
+
+        Every search is fresh, so batches carry no fingerprint and `known` is ignored.
+        """
         source = f"{SYSTEM}/{stream}"
         if stream != STREAM:
             raise SourceError(f"{source}: unknown stream; Tavily only has {STREAM!r}")

@@ -197,3 +197,17 @@ def test_dagster_run_with_env_var_token_never_records_it(
     events = "".join(dg.serialize_value(e) for e in [*ok.all_events, *failed.all_events])
     assert "apify/website-content-crawler: GET /v2/actors/" in events
     assert TOKEN not in events and TOKEN not in caplog.text
+
+
+def test_runs_already_landed_are_not_downloaded_again(standin: ApifyStandin) -> None:
+    old = standin.add_run(ACTORS[WCC], website_content_items(3), started_at=hours_ago(2))
+    new = standin.add_run(ACTORS[WCC], website_content_items(2), started_at=hours_ago(1))
+    first = {b.batch_id: b.fingerprint for b in make_source(standin).fetch_batches(WCC)}
+    assert set(first) == {old["id"], new["id"]} and all(first.values())
+    standin.requests.clear()
+
+    batches = list(make_source(standin).fetch_batches(WCC, known={old["id"]: first[old["id"]]}))
+
+    assert [b.batch_id for b in batches] == [new["id"]]
+    downloaded = [r.path for r in standin.requests if r.path.endswith("/items")]
+    assert downloaded == [f"/v2/datasets/{new['defaultDatasetId']}/items"] * len(downloaded) and downloaded

@@ -176,3 +176,16 @@ def test_unknown_stream_and_repr(standin: PhantomBusterStandin) -> None:
     with pytest.raises(SourceError, match="phantombuster/nope: no agent configured"):
         list(source.fetch_batches("nope"))
     assert KEY not in repr(source) and KEY not in str(source)
+
+
+def test_containers_already_landed_are_skipped(standin: PhantomBusterStandin) -> None:
+    served = add_sample_containers(standin)
+    first = {b.batch_id: b.fingerprint for b in make_source(standin).fetch_batches(STREAM)}
+    oldest = next(iter(served))
+    standin.requests.clear()
+
+    batches = list(make_source(standin).fetch_batches(STREAM, known={oldest: first[oldest]}))
+
+    assert [b.batch_id for b in batches] == list(served)[1:]
+    fetched = [r.query["id"] for r in standin.requests if r.path.endswith("/containers/fetch-result-object")]
+    assert oldest not in fetched and len(fetched) == len(served) - 1

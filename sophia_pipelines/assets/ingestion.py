@@ -73,9 +73,9 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
         source: PayloadSource = getattr(context.resources, stream.system)
         warehouse: Warehouse = context.resources.warehouse
         with warehouse.session() as session:
-            result = land_raw(session, stream.table, stream.source, source.fetch_batches(stream.stream))
+            result = land_raw(session, stream.table, stream.source, source, stream.stream)
         context.log.info(
-            f"{stream.source}: {result.items} items in {result.batches} batches -> "
+            f"{stream.source}: {result.items} items in {result.batches} new or changed batches -> "
             f"{result.counts.inserted} new, {result.counts.updated} changed, {result.unchanged} unchanged"
         )
         return dg.MaterializeResult(

@@ -62,6 +62,18 @@ RAW_TABLES = (
     RAW_TAVILY_SEARCH,
 )
 
+RAW_BATCHES = TableSpec(
+    name="raw_batches",
+    columns=(
+        Column("source", "text", nullable=False),
+        Column("batch_id", "text", nullable=False),
+        Column("fingerprint", "text", nullable=False),
+        Column("items", "int", nullable=False),
+        Column("landed_at", "timestamp", nullable=False),
+    ),
+    key=("source", "batch_id"),
+)
+
 DOCUMENTS = TableSpec(
     name="documents",
     columns=(
@@ -120,4 +132,4 @@ VECTOR_LEDGER = TableSpec(
     key=("chunk_id",),
 )
 
-ALL_TABLES = (*RAW_TABLES, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)
+ALL_TABLES = (*RAW_TABLES, RAW_BATCHES, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)

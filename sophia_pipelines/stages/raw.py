@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from resources.payloads import PayloadBatch
+from resources.payloads import PayloadBatch, PayloadSource
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import sha256_hex
-from sophia_pipelines.domain.tables import TableSpec
+from sophia_pipelines.domain.tables import RAW_BATCHES, TableSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,30 @@ def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> tuple[pd.DataFram
     return frame, n_batches
 
 
-def land_raw(session: WarehouseSession, spec: TableSpec, source: str, batches: Iterable[PayloadBatch]) -> RawLoadResult:
-    """Upsert a stream's batches: new items insert, items whose payload changed update (and re-normalize)."""
-    session.ensure_table(spec)
+def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]:
+    """{batch_id: fingerprint} of the batches of `source` already landed."""
+    df = session.query(f"SELECT batch_id, fingerprint FROM {RAW_BATCHES.name} WHERE source = ?", [source])
+    return dict(zip(df["batch_id"], df["fingerprint"], strict=True))
+
+
+def batches_frame(source: str, batches: Sequence[PayloadBatch]) -> pd.DataFrame:
+    now = datetime.now(UTC)
+    rows = [(source, b.batch_id, b.fingerprint, len(b.items), now) for b in batches if b.fingerprint]
+    frame = pd.DataFrame(rows, columns=RAW_BATCHES.column_names)
+    frame["landed_at"] = pd.to_datetime(frame["landed_at"], utc=True)
+    return frame
+
+
+def land_raw(
+    session: WarehouseSession, spec: TableSpec, source: str, payloads: PayloadSource, stream: str
+) -> RawLoadResult:
+    """Upsert a stream's new batches: new items insert, items whose payload changed update (and re-normalize).
+
+    Batches already landed with the same fingerprint are skipped by the source (not downloaded, not parsed).
+    """
+    session.ensure_tables([spec, RAW_BATCHES])
+    batches = list(payloads.fetch_batches(stream, known_fingerprints(session, source)))
     frame, n_batches = raw_frame(source, batches)
     counts = session.merge(spec, frame, compare=["payload_hash"])
+    session.merge(RAW_BATCHES, batches_frame(source, batches), compare=["fingerprint"])
     return RawLoadResult(n_batches, len(frame), counts, session.row_count(spec))
