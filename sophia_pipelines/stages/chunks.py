@@ -19,6 +19,7 @@ LEFT JOIN (
 ) c ON c.document_id = d.document_id
 WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
 ORDER BY d.document_id
+LIMIT ?
 """
 
 PENDING_EMBEDDING_SQL = """
@@ -67,15 +68,23 @@ def pending_embedding(session: WarehouseSession, model_id: str) -> int:
     return int(session.scalar(PENDING_EMBEDDING_SQL, [model_id]))
 
 
-def rechunk_changed(session: WarehouseSession, max_chars: int, overlap_chars: int, model_id: str) -> ChunksResult:
+def rechunk_changed(
+    session: WarehouseSession, max_chars: int, overlap_chars: int, model_id: str, batch_size: int = 20_000
+) -> ChunksResult:
+    """Re-chunk stale documents `batch_size` at a time (each batch stops being stale once its chunks are written)."""
     session.ensure_tables([DOCUMENTS, CHUNKS, VECTOR_LEDGER])
-    stale = session.query(STALE_DOCUMENTS_SQL, [chunker_key(max_chars, overlap_chars)])
-    fresh = chunks_frame(stale, max_chars, overlap_chars)
-    deleted = session.delete_keys(CHUNKS, "document_id", stale["document_id"].tolist())
-    deleted += session.execute_count("DELETE FROM chunks WHERE document_id NOT IN (SELECT document_id FROM documents)")
-    written = session.insert(CHUNKS, fresh)
+    key = chunker_key(max_chars, overlap_chars)
+    chunked = written = 0
+    deleted = session.execute_count("DELETE FROM chunks WHERE document_id NOT IN (SELECT document_id FROM documents)")
+    for _ in range(-(-session.row_count(DOCUMENTS) // batch_size)):  # bounded by the number of documents
+        stale = session.query(STALE_DOCUMENTS_SQL, [key, batch_size])
+        if stale.empty:
+            break
+        deleted += session.delete_keys(CHUNKS, "document_id", stale["document_id"].tolist())
+        written += session.insert(CHUNKS, chunks_frame(stale, max_chars, overlap_chars))
+        chunked += len(stale)
     return ChunksResult(
-        documents_chunked=len(stale),
+        documents_chunked=chunked,
         chunks_written=written,
         chunks_deleted=deleted,
         total_chunks=session.row_count(CHUNKS),

@@ -39,12 +39,15 @@ class DocumentsResult:
         return self.rejected / outcomes if outcomes else 0.0
 
 
-def pending_raw_records(session: WarehouseSession, spec: TableSpec) -> list[RawRecord]:
-    """Raw rows never normalized, or whose payload changed since they were."""
+PENDING = "normalized_hash IS NULL OR normalized_hash <> payload_hash"
+
+
+def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> list[RawRecord]:
+    """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first)."""
     df = session.query(
         f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
-        f"FROM {spec.name} WHERE normalized_hash IS NULL OR normalized_hash <> payload_hash "
-        f"ORDER BY fetched_at, batch_id, item_index"
+        f"FROM {spec.name} WHERE {PENDING} ORDER BY fetched_at, batch_id, item_index LIMIT ?",
+        [limit],
     )
     return [
         RawRecord(
@@ -96,24 +99,38 @@ def mark_normalized(session: WarehouseSession, spec: TableSpec, record_ids: Sequ
         )
 
 
-def normalize_pending(session: WarehouseSession, raw_specs: Sequence[TableSpec]) -> DocumentsResult:
-    """Normalize every pending raw record of `raw_specs` and upsert the results."""
+def normalize_batch(
+    session: WarehouseSession, spec: TableSpec, records: list[RawRecord], result: DocumentsResult
+) -> None:
+    """Normalize one batch of raw records, upsert documents and rejects, and mark the records normalized."""
+    normalized = normalize_records(records)
+    result.records_processed += len(records)
+    result.documents_seen += len(normalized.documents)
+    result.rejected += len(normalized.rejections)
+    result.rejects_by_reason.update(r.reason for r in normalized.rejections)
+    # A document follows its latest fetch (content and provenance); an older fetch never overwrites a newer one.
+    # On equal fetch times the record processed last wins, as within one batch, so batching never changes results.
+    counts = session.merge(
+        DOCUMENTS,
+        documents_frame(normalized.documents),
+        compare=["content_hash", "fetched_at", "raw_record_id"],
+        guard="src.fetched_at >= tgt.fetched_at",
+    )
+    result.counts = MergeCounts(result.counts.inserted + counts.inserted, result.counts.updated + counts.updated)
+    session.merge(DOCUMENT_REJECTS, rejects_frame(normalized.rejections, datetime.now(UTC)), compare=["reason"])
+    mark_normalized(session, spec, [r.record_id for r in records])
+
+
+def normalize_pending(
+    session: WarehouseSession, raw_specs: Sequence[TableSpec], batch_size: int = 50_000
+) -> DocumentsResult:
+    """Normalize every pending raw record of `raw_specs`, `batch_size` records at a time, and upsert the results."""
     session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
     result = DocumentsResult()
-    records_by_table = {spec: pending_raw_records(session, spec) for spec in raw_specs}
-    records = [r for recs in records_by_table.values() for r in recs]
-    normalized = normalize_records(records)
-    result.records_processed = len(records)
-    result.documents_seen = len(normalized.documents)
-    result.rejected = len(normalized.rejections)
-    result.rejects_by_reason = Counter(r.reason for r in normalized.rejections)
-
-    docs = documents_frame(normalized.documents)
-    # Update only when the content changed, and never let an older fetch overwrite a newer one.
-    result.counts = session.merge(DOCUMENTS, docs, compare=["content_hash"], guard="src.fetched_at >= tgt.fetched_at")
-    session.merge(DOCUMENT_REJECTS, rejects_frame(normalized.rejections, datetime.now(UTC)), compare=["reason"])
-    for spec, recs in records_by_table.items():
-        mark_normalized(session, spec, [r.record_id for r in recs])
+    for spec in raw_specs:
+        pending = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
+        for _ in range(-(-pending // batch_size)):  # bounded: each batch marks its records normalized
+            normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result)
 
     by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
     result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}

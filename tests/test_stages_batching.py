@@ -1,0 +1,48 @@
+"""The stages give the same warehouse whether they work in one batch or in many small ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_duckdb import DuckDBResource
+
+from resources.payloads import BUNDLED_SAMPLES_DIR, SamplePayloadSource
+from resources.warehouse import DuckDBWarehouse
+from sophia_pipelines.assets.ingestion import RAW_STREAMS
+from sophia_pipelines.stages.chunks import rechunk_changed
+from sophia_pipelines.stages.documents import normalize_pending
+from sophia_pipelines.stages.raw import land_raw
+
+
+def load_all(db: Path, doc_batch: int, chunk_batch: int) -> tuple[list, list, list, dict]:
+    warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(db)))
+    with warehouse.session() as s:
+        for stream in RAW_STREAMS:
+            source = SamplePayloadSource(system=stream.system, samples_dir=str(BUNDLED_SAMPLES_DIR))
+            land_raw(s, stream.table, stream.source, source, stream.stream)
+        docs = normalize_pending(s, [r.table for r in RAW_STREAMS], batch_size=doc_batch)
+        chunks = rechunk_changed(s, 1200, 150, "model", batch_size=chunk_batch)
+        tables = [
+            s.query(sql).values.tolist()
+            for sql in (
+                "SELECT document_id, content_hash, raw_record_id FROM documents ORDER BY 1",
+                "SELECT chunk_id, content_hash FROM chunks ORDER BY 1",
+                "SELECT reject_id, reason FROM document_rejects ORDER BY 1",
+            )
+        ]
+    stats = {
+        "processed": docs.records_processed,
+        "rejected": docs.rejected,
+        "chunked": chunks.documents_chunked,
+        "written": chunks.chunks_written,
+    }
+    return (*tables, stats)
+
+
+def test_small_batches_give_the_same_result_as_one_batch(tmp_path: Path) -> None:
+    one = load_all(tmp_path / "one.duckdb", doc_batch=1_000_000, chunk_batch=1_000_000)
+    many = load_all(tmp_path / "many.duckdb", doc_batch=7, chunk_batch=5)
+    assert one == many
+    documents, chunks, rejects, stats = many
+    assert len(documents) >= 250 and len(chunks) >= len(documents) and rejects
+    assert stats["processed"] == 340 and stats["chunked"] == len(documents) and stats["written"] == len(chunks)
