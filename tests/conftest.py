@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
 from sophia_pipelines.assets.ingestion import build_ingestion_assets
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
 from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS, build_warehouse_assets
+
+# Shared assertion helpers get pytest's detailed assert messages too.
+pytest.register_assert_rewrite("tests.helpers")
 
 
 @dataclass

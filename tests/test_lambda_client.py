@@ -16,24 +16,10 @@ from infra_assets.lambda_cloud.client import (
     LambdaCloudClient,
     parse_retry_after,
 )
+from tests.helpers import FakeTime
 from tests.standins.lambda_cloud import LambdaCloudStandIn
 
 KEY = "sk-lambda-SECRET-0123456789"
-
-
-class FakeTime:
-    """A clock that only moves when `sleep` is called."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -21,31 +21,12 @@ from infra_assets.lambda_cloud.provider import (
     LambdaGpuPoolProvider,
     LambdaPoolScalingError,
 )
+from tests.helpers import FakeTime
 from tests.standins.lambda_cloud import LambdaCloudStandIn
 
 KEY = "sk-lambda-PROVIDER-SECRET-42"
 LAUNCH = ("POST", "/instance-operations/launch")
 TERMINATE = ("POST", "/instance-operations/terminate")
-
-
-class FakeTime:
-    """Monotonic + wall clocks that move only when `sleep` is called (wall also ticks per read)."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.wall_now = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        self.wall_now += 1.0
-        return self.wall_now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -56,7 +37,7 @@ def standin() -> Iterator[LambdaCloudStandIn]:
 
 @pytest.fixture
 def fake() -> FakeTime:
-    return FakeTime()
+    return FakeTime(now=50.0)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,13 +15,13 @@ from sophia_pipelines.domain.documents import (
     make_document_id,
 )
 from sophia_pipelines.domain.normalize import normalize_apify_linkedin, normalize_record
+from tests.helpers import FETCHED, only_document, only_rejection, raw_record
 
-FETCHED = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 PROFILE_URL = "https://www.linkedin.com/in/amelia-garcia-4b1a2c"
 
 
 def _record(payload: Any) -> RawRecord:
-    return RawRecord("rec-li", APIFY_LINKEDIN_PROFILES, "RUNabcdefghijklmn", 3, payload, FETCHED)
+    return raw_record(payload, APIFY_LINKEDIN_PROFILES, "RUNabcdefghijklmn", 3, "rec-li")
 
 
 def _profile(**overrides: Any) -> dict[str, Any]:
@@ -97,18 +96,11 @@ Dagster, dbt"""
 
 
 def _doc(payload: Any):
-    result = normalize_apify_linkedin(_record(payload))
-    assert not result.rejections, result.rejections
-    assert len(result.documents) == 1
-    return result.documents[0]
+    return only_document(normalize_apify_linkedin(_record(payload)))
 
 
 def _reason(payload: Any) -> str:
-    result = normalize_apify_linkedin(_record(payload))
-    assert not result.documents
-    assert len(result.rejections) == 1
-    assert result.rejections[0].payload == payload
-    return result.rejections[0].reason
+    return only_rejection(normalize_apify_linkedin(_record(payload)), payload).reason
 
 
 def test_profile_becomes_a_readable_document() -> None:

@@ -24,13 +24,13 @@ from sophia_pipelines.domain.normalize.common import (
     coerce_str,
     parse_datetime,
 )
+from tests.helpers import FETCHED, raw_record
 
-FETCHED = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 URL = "https://docs.example-saas.io/guides/setup"
 
 
 def _record(payload: Any, source: str = APIFY_WEBSITE_CONTENT, fetched_at: datetime = FETCHED) -> RawRecord:
-    return RawRecord("rec-1", source, "RUNabcdefghijklmn", 0, payload, fetched_at)
+    return raw_record(payload, source, "RUNabcdefghijklmn", 0, "rec-1", fetched_at)
 
 
 def _item(**overrides: Any) -> dict[str, Any]:

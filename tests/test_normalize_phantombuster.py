@@ -15,13 +15,13 @@ from sophia_pipelines.domain.documents import (
     make_document_id,
 )
 from sophia_pipelines.domain.normalize import normalize_phantombuster, normalize_record
+from tests.helpers import FETCHED, only_document, only_rejection, raw_record
 
-FETCHED = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 PROFILE_URL = "https://www.linkedin.com/in/kwame-mensah-59d1a9ea"
 
 
 def _record(payload: Any) -> RawRecord:
-    return RawRecord("rec-pb", PHANTOMBUSTER_LINKEDIN_SEARCH, "4218677475269974", 5, payload, FETCHED)
+    return raw_record(payload, PHANTOMBUSTER_LINKEDIN_SEARCH, "4218677475269974", 5, "rec-pb")
 
 
 def _row(**overrides: Any) -> dict[str, Any]:
@@ -61,19 +61,13 @@ Found by search: Head of MLOps (People)"""
 
 
 def _doc(payload: Any):
-    result = normalize_phantombuster(_record(payload))
-    assert not result.rejections, result.rejections
-    assert len(result.documents) == 1
-    return result.documents[0]
+    return only_document(normalize_phantombuster(_record(payload)))
 
 
 def _reason(payload: Any) -> str:
-    result = normalize_phantombuster(_record(payload))
-    assert not result.documents
-    assert len(result.rejections) == 1
-    assert result.rejections[0].payload == payload
-    assert result.rejections[0].source == PHANTOMBUSTER_LINKEDIN_SEARCH
-    return result.rejections[0].reason
+    rejection = only_rejection(normalize_phantombuster(_record(payload)), payload)
+    assert rejection.source == PHANTOMBUSTER_LINKEDIN_SEARCH
+    return rejection.reason
 
 
 def test_row_becomes_a_prospect_document() -> None:

@@ -7,14 +7,15 @@ error message; `repr()` never shows it.
 from __future__ import annotations
 
 import base64
-import email.utils
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
+
+from resources import http_retry
 
 DEFAULT_BASE_URL = "https://cloud.lambda.ai/api/v1"
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
@@ -57,21 +58,7 @@ def error_from_body(status: int, body: Any, fallback_text: str = "") -> LambdaAp
 
 def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now() if now else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
+    return http_retry.parse_retry_after(value, now() if now else None)
 
 
 class LambdaCloudClient:

@@ -1,4 +1,4 @@
-"""Apify API v2 stand-in (plus `StandinServer`, the small HTTP base the other stand-ins reuse).
+"""Apify API v2 stand-in.
 
 Serves what apify-client 3.4 calls for the payload source: `GET /v2/actors|acts/{actorId}/runs` (status,
 startedAfter/startedBefore, desc, offset/limit; items valid for the client's pydantic models),
@@ -8,164 +8,12 @@ startedAfter/startedBefore, desc, offset/limit; items valid for the client's pyd
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
 
-from resources.payloads import samples_dir_from_env
-
-
-def load_sample_batches(system: str, stream: str | None = None) -> dict[str, Any]:
-    """`{batch_id: parsed JSON}` from the samples local mode reads (`<system>/<stream>/*.json`, `tavily/*.json`)."""
-    root = samples_dir_from_env()
-    folder = root / system / stream if stream else root / system
-    if not folder.is_dir():
-        return {}
-    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # JSON-serialised unless bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Injected:
-    remaining: int
-    status: int
-    retry_after: str | None
-    path_prefix: str
-    drop: bool
-
-
-class StandinServer:
-    """ThreadingHTTPServer on 127.0.0.1:<free port> in a thread; a context manager.
-
-    Records every request, answers `fail_next(k, ...)` injected failures first (429/5xx with an optional
-    Retry-After, or a dropped connection), then checks auth (`authorized`) and routes (`route`).
-    """
-
-    unauthorized_body: Any = {"error": "unauthorized"}
-
-    def __init__(self) -> None:
-        self.requests: list[RecordedRequest] = []
-        self._injected: list[_Injected] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def fail_next(
-        self, count: int, status: int = 503, *, retry_after: str | None = None, path: str = "", drop: bool = False
-    ) -> None:
-        """Make the next `count` requests whose path starts with `path` fail (or drop the connection)."""
-        with self._lock:
-            self._injected.append(_Injected(count, status, retry_after, path, drop))
-
-    def paths(self, method: str | None = None) -> list[str]:
-        return [r.path for r in self.requests if method is None or r.method == method]
-
-    def failure_body(self, status: int) -> Any:
-        """Body of an injected failure (override to match the service's error shape)."""
-        return {"error": f"injected failure {status}"}
-
-    def authorized(self, request: RecordedRequest) -> bool:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def route(self, request: RecordedRequest) -> Reply:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _take_injected(self, path: str) -> _Injected | None:
-        with self._lock:
-            for injected in self._injected:
-                if injected.remaining > 0 and path.startswith(injected.path_prefix):
-                    injected.remaining -= 1
-                    return injected
-        return None
-
-    def handle(self, request: RecordedRequest) -> Reply | None:
-        """The reply for one request; None means: drop the connection without answering."""
-        with self._lock:
-            self.requests.append(request)
-        injected = self._take_injected(request.path)
-        if injected is not None:
-            if injected.drop:
-                return None
-            headers = {"Retry-After": injected.retry_after} if injected.retry_after else {}
-            return Reply(injected.status, self.failure_body(injected.status), headers)
-        if not self.authorized(request):
-            return Reply(401, self.unauthorized_body)
-        return self.route(request)
-
-
-def _make_handler(standin: StandinServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            request = RecordedRequest(
-                method=self.command,
-                path=unquote(parts.path),
-                query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length) if length else b"",
-            )
-            reply = standin.handle(request)
-            if reply is None:
-                self.close_connection = True
-                return
-            body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode("utf-8")
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-# ---------------------------------------------------------------------------------------------------- Apify
+from .http import RecordedRequest, Reply, StandinServer, load_sample_batches
 
 
 def iso_ms(moment: datetime) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .http import Injected, RecordedRequest, Reply, StandinServer
 
 PREFIX = "/api/v1"
 
@@ -39,24 +40,13 @@ REGIONS = {"us-east-1": "Virginia, USA", "us-west-1": "California, USA"}
 
 
 @dataclass
-class RecordedRequest:
-    """One request as received."""
+class LambdaRequest:
+    """One request as received (JSON body parsed)."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
-
-
-@dataclass
-class _Injected:
-    status: int
-    code: str
-    retry_after: str | None
-    route: tuple[str, str] | None
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.route is None or self.route == (method, path)
 
 
 @dataclass
@@ -66,50 +56,29 @@ class _Instance:
 
 
 @dataclass
-class LambdaCloudStandIn:
-    """Context manager running the stand-in; `base_url` is the `/api/v1` root to give the client."""
+class LambdaCloudStandIn(StandinServer):
+    """Context manager running the stand-in; `base_url` is the `/api/v1` root to give the client.
 
+    `requests` holds a `LambdaRequest` per call.
+    """
+
+    unauthorized_body = {
+        "error": {"code": "global/invalid-api-key", "message": "API key was invalid, expired, or deleted."}
+    }
+    content_type = "application/json"
+    protocol_version = "HTTP/1.1"
+    api_prefix = PREFIX
     api_key: str = field(default="test-lambda-key", repr=False)
     capacity: int | None = None
     """Max instances not yet terminating; launches beyond it get 400 insufficient-capacity."""
     boot_lists: int = 1
     """Listings an instance stays `booting` for before it becomes `active` (with an IP)."""
     reject_quantity: bool = False
-    requests: list[RecordedRequest] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._instances: dict[str, _Instance] = {}
-        self._injected: list[_Injected] = []
         self._ip_counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----------------------------------------------------------------------------------
-
-    def __enter__(self) -> LambdaCloudStandIn:
-        standin = self
-
-        class Handler(_Handler):
-            owner = standin
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PREFIX}"
 
     # ---- test controls ------------------------------------------------------------------------------
 
@@ -124,8 +93,8 @@ class LambdaCloudStandIn:
         """Answer the next `count` requests (only those to `route`=(method, path under /api/v1) if given)
         with `status`, before auth and routing."""
         target = None if route is None else (route[0], PREFIX + route[1])
-        with self._lock:
-            self._injected.extend(_Injected(status, code, retry_after, target) for _ in range(count))
+        body = _error(code, "Injected failure from the stand-in.")
+        self.inject(Injected(count, status, retry_after, body=body, applies=_on_route(target)))
 
     def add_instance(self, name: str, instance_type: str, region: str, status: str = "active", **extra: Any) -> str:
         """Create an instance directly (e.g. one not managed by the pool); returns its id."""
@@ -149,13 +118,14 @@ class LambdaCloudStandIn:
         """Ids of instances not terminating/terminated."""
         return [i["id"] for i in self.instances() if i["status"] not in ("terminating", "terminated")]
 
-    def calls(self, method: str, path: str) -> list[RecordedRequest]:
+    def calls(self, method: str, path: str) -> list[LambdaRequest]:
         """Recorded requests for one route (path relative to /api/v1)."""
         return [r for r in self.requests if r.method == method and r.path == PREFIX + path]
 
     # ---- behaviour ----------------------------------------------------------------------------------
 
-    def _authorized(self, header: str | None) -> bool:
+    def authorized(self, request: RecordedRequest) -> bool:
+        header = request.headers.get("authorization")
         if not header:
             return False
         scheme, _, value = header.partition(" ")
@@ -223,18 +193,16 @@ class LambdaCloudStandIn:
             elif status == "terminated":
                 del self._instances[iid]
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict]:
-        """Route one request; returns (status, json body, extra headers)."""
+    def record(self, request: RecordedRequest) -> None:
+        self.requests.append(LambdaRequest(request.method, request.path, request.headers, _json_body(request.body)))
+
+    def handle(self, request: RecordedRequest) -> Reply | None:
+        """The default flow (record, injected failure, auth, route), all under the lock the controls take."""
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers, body))
-            inj = next((i for i in self._injected if i.matches(method, path)), None)
-            if inj is not None:
-                self._injected.remove(inj)
-                extra = {"Retry-After": inj.retry_after} if inj.retry_after is not None else {}
-                return inj.status, _error(inj.code, "Injected failure from the stand-in."), extra
-            if not self._authorized(headers.get("authorization")):
-                return 401, _error("global/invalid-api-key", "API key was invalid, expired, or deleted."), {}
-            return self._route(method, path, body)
+            return super().handle(request)
+
+    def route(self, request: RecordedRequest) -> Reply:
+        return Reply(*self._route(request.method, request.path, _json_body(request.body)))
 
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict]:
         if not path.startswith(PREFIX + "/"):
@@ -316,30 +284,12 @@ def _error(code: str, message: str, suggestion: str | None = None) -> dict[str, 
     return {"error": error}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: LambdaCloudStandIn
-    protocol_version = "HTTP/1.1"
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"__invalid_json__": raw.decode(errors="replace")}
 
-    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr logging
-        pass
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = {"__invalid_json__": raw.decode(errors="replace")}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, payload, extra = self.owner.handle(self.command, self.path.split("?")[0], headers, body)
-        out = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(out)
-
-    do_GET = _serve
-    do_POST = _serve
+def _on_route(route: tuple[str, str] | None) -> Callable[[RecordedRequest], bool]:
+    return lambda request: route is None or route == (request.method, request.path)

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from .apify import RecordedRequest, Reply, StandinServer, load_sample_batches
+from .http import RecordedRequest, Reply, StandinServer, load_sample_batches
 
 API = "/api/v2"
 S3 = "/s3"
@@ -24,6 +24,7 @@ class PhantomBusterStandin(StandinServer):
     """Agents, containers and result files held in memory; see `add_container` and `set_result_file`."""
 
     unauthorized_body: Any = {"status": "error", "error": "Missing or invalid API key"}
+    api_prefix = API
 
     def __init__(self, api_key: str, page_size: int = 100) -> None:
         super().__init__()
@@ -33,10 +34,6 @@ class PhantomBusterStandin(StandinServer):
         self.result_objects: dict[str, str | None] = {}  # container id -> resultObject (JSON text)
         self.agents: dict[str, dict[str, Any]] = {}
         self.files: dict[str, Any] = {}  # "/org/folder/result.json" -> JSON
-
-    @property
-    def base_url(self) -> str:
-        return self.url + API
 
     @property
     def s3_base_url(self) -> str:

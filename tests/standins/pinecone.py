@@ -11,14 +11,13 @@ recorded so tests can check batch sizes and bodies; `fail_next` makes the next c
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import numpy as np
+
+from .http import RecordedRequest, Reply, StandinServer
 
 MAX_UPSERT_VECTORS = 1000
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -98,107 +97,62 @@ def _store_metadata(vector_id: str, metadata: Any) -> dict[str, Any]:
     return stored
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients dropping keep-alive connections is normal; do not print tracebacks for it."""
-
-
 @dataclass
-class PineconeStandin:
-    """Context manager: one dense cosine index on 127.0.0.1:<free port> in a background thread."""
+class PineconeStandin(StandinServer):
+    """Context manager: one dense cosine index on 127.0.0.1:<free port> in a background thread.
 
+    `requests` holds a `PineconeRequest` per call.
+    """
+
+    content_type = "application/json"
+    protocol_version = "HTTP/1.1"
     dimension: int = 8
     api_key: str = "pc-test-key"
-    requests: list[PineconeRequest] = field(default_factory=list)
     namespaces: dict[str, dict[str, tuple[np.ndarray, dict[str, Any]]]] = field(default_factory=dict)
-    _failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        super().__init__()
 
     @property
     def host(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
 
     def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0") -> None:
-        headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        with self._lock:
-            self._failures.extend([(status, headers)] * count)
+        """Answer the next `count` calls (with the right key) with `status`."""
+        super().fail_next(count, status, retry_after)
 
     def calls(self, path: str, status: int | None = 200) -> list[PineconeRequest]:
         return [r for r in self.requests if r.path == path and (status is None or r.status == status)]
 
-    def __enter__(self) -> PineconeStandin:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _serve(self, method: str) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, payload, headers = standin._handle(method, self.path, raw, self.headers)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._serve("GET")
-
-            def do_POST(self) -> None:
-                self._serve("POST")
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
     # --- request handling -----------------------------------------------------------------------------------
 
-    def _handle(self, method: str, raw_path: str, raw: bytes, headers: Any) -> tuple[int, Any, dict[str, str]]:
-        url = urlsplit(raw_path)
+    def handle(self, request: RecordedRequest) -> Reply:
+        raw = request.body
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
+        headers = request.headers
         record = PineconeRequest(
-            method, url.path, len(raw), body, headers.get("Api-Key"), headers.get("X-Pinecone-Api-Version")
+            request.method, request.path, len(raw), body, headers.get("api-key"), headers.get("x-pinecone-api-version")
         )
         with self._lock:
             self.requests.append(record)
             try:
                 if record.api_key != self.api_key:
                     raise _Reject(401, "Invalid API Key", code=16)
-                if self._failures:
-                    status, extra = self._failures.pop(0)
-                    record.status = status
-                    return status, {"code": 8, "message": "Too many requests", "details": []}, extra
+                if failure := self.take_injected(request):
+                    record.status = failure.status
+                    return Reply(
+                        failure.status, {"code": 8, "message": "Too many requests", "details": []}, failure.headers
+                    )
                 if body is None:
                     raise _Reject(400, "Invalid JSON body")
-                payload = self._route(method, url.path, parse_qs(url.query), body, len(raw))
-                return 200, payload, {}
+                payload = self._route(request.method, request.path, parse_qs(request.raw_query), body, len(raw))
+                return Reply(200, payload)
             except _Reject as exc:
                 record.status = exc.status
-                return exc.status, {"code": exc.code, "message": exc.message, "details": []}, {}
+                return Reply(exc.status, {"code": exc.code, "message": exc.message, "details": []})
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any, size: int) -> Any:
         if (method, path) == ("POST", "/vectors/upsert"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from .apify import RecordedRequest, Reply, StandinServer, load_sample_batches
+from .http import RecordedRequest, Reply, StandinServer, load_sample_batches
 
 MAX_QUERY_CHARS = 400
 
