@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = resources["embedder"]
         embedder.embed(["warm-up"])  # load the model once, outside both measurements
 
-        with dg.instance_for_test() as instance:
+        with dg.DagsterInstance.ephemeral() as instance:
             first_s, steps, md = materialize(assets, resources, instance)
             rerun_s, steps2, md2 = materialize(assets, resources, instance)
 
