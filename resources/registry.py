@@ -16,10 +16,11 @@ from typing import Any, Literal
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import Embedder, WordLlamaEmbedder
 from resources.payloads import SamplePayloadSource, samples_dir_from_env
 from resources.pipeline_settings import PipelineSettings
-from resources.vector_store import DuckDBVectorStore, VectorStore
+from resources.vector_store import VectorStore
 from resources.warehouse import DuckDBWarehouse
 
 Env = Literal["local", "production"]
@@ -86,9 +87,9 @@ def production_resources() -> dict[str, Any]:
     from resources.apify import ApifyPayloadSource
     from resources.embeddings import TeiEmbedder
     from resources.phantombuster import PhantomBusterPayloadSource
+    from resources.pinecone_vector_store import PineconeVectorStore
     from resources.snowflake_warehouse import SnowflakeWarehouse
     from resources.tavily import TavilyPayloadSource
-    from resources.vector_store import PineconeVectorStore
 
     dim = embedding_dimension()
     embedder: Embedder = (

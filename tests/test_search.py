@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
-from resources.vector_store import DuckDBVectorStore, VectorMatch, chunk_record
+from resources.vector_store import VectorMatch, chunk_record
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.search import format_results, main, run, search, snippet
 

@@ -10,17 +10,9 @@ import duckdb
 import numpy as np
 import pytest
 
-from resources.vector_store import (
-    METADATA_FIELDS,
-    PINECONE_MAX_REQUEST_BYTES,
-    DuckDBVectorStore,
-    PineconeVectorStore,
-    VectorRecord,
-    VectorStore,
-    VectorStoreError,
-    chunk_record,
-    pinecone_batches,
-)
+from resources.duckdb_vector_store import DuckDBVectorStore
+from resources.pinecone_vector_store import PINECONE_MAX_REQUEST_BYTES, PineconeVectorStore, pinecone_batches
+from resources.vector_store import METADATA_FIELDS, VectorRecord, VectorStore, VectorStoreError, chunk_record
 from sophia_pipelines.domain.chunking import Chunk
 from tests.standins.pinecone import PineconeStandin
 
