@@ -16,12 +16,11 @@ from pydantic import Field
 
 from resources.vector_store import (
     METADATA_FIELDS,
+    VectorBatch,
     VectorMatch,
-    VectorRecord,
     VectorStore,
     VectorStoreError,
     prepare_query,
-    prepare_records,
 )
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -118,17 +117,16 @@ class DuckDBVectorStore(VectorStore):
                 )""",
             )
 
-    def upsert(self, records: Sequence[VectorRecord]) -> int:
-        ids, matrix, metadata = prepare_records(records, self.dimension)
-        if not ids:
+    def upsert_batch(self, batch: VectorBatch) -> int:
+        if not len(batch):
             return 0
         arrays: dict[str, pa.Array] = {
-            "id": pa.array(ids, pa.string()),
-            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), self.dimension),
+            "id": pa.array(batch.ids, pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(batch.matrix.reshape(-1)), self.dimension),
         }
         for key in METADATA_FIELDS:
             kind = pa.int32() if key == "chunk_index" else pa.string()
-            arrays[key] = pa.array([m[key] for m in metadata], kind)
+            arrays[key] = pa.array(batch.metadata[key], kind)
         incoming = pa.table(arrays)
         columns = list(arrays)
         updates = ", ".join(f"{c} = s.{c}" for c in columns[1:])
@@ -145,7 +143,7 @@ class DuckDBVectorStore(VectorStore):
                 f"WHEN MATCHED THEN UPDATE SET {updates}, updated_at = now() "
                 f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('s.' + c for c in columns)})",
             )
-        return len(ids)
+        return len(batch)
 
     def delete(self, ids: Sequence[str]) -> int:
         unique = list(dict.fromkeys(ids))

@@ -12,13 +12,12 @@ import numpy as np
 from pydantic import Field
 
 from resources.vector_store import (
+    VectorBatch,
     VectorMatch,
-    VectorRecord,
     VectorStore,
     VectorStoreError,
     normalize_metadata,
     prepare_query,
-    prepare_records,
 )
 
 PINECONE_MAX_BATCH_VECTORS = 1000
@@ -102,13 +101,12 @@ class PineconeVectorStore(VectorStore):
         finally:
             client.close()
 
-    def upsert(self, records: Sequence[VectorRecord]) -> int:
-        ids, matrix, metadata = prepare_records(records, self.dimension)
-        if not ids:
+    def upsert_batch(self, batch: VectorBatch) -> int:
+        if not len(batch):
             return 0
         vectors = [
             {"id": vid, "values": values, "metadata": pinecone_metadata(meta)}
-            for vid, values, meta in zip(ids, pinecone_values(matrix), metadata, strict=True)
+            for vid, values, meta in zip(batch.ids, pinecone_values(batch.matrix), batch.rows(), strict=True)
         ]
         written = 0
         with self._index("upsert") as index:

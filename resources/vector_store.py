@@ -8,12 +8,13 @@ back as None, so search results look the same whichever backend served them. Sco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 
 from sophia_pipelines.domain.chunking import Chunk
 
@@ -71,12 +72,16 @@ def normalize_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_id(vector_id: object) -> None:
+    if not isinstance(vector_id, str) or not 0 < len(vector_id) <= 512:
+        raise ValueError(f"vector id must be a 1-512 character string, got {vector_id!r}")
+
+
 def prepare_records(records: Sequence[VectorRecord], dimension: int) -> tuple[list[str], np.ndarray, list[dict]]:
     """Validated (ids, float32 matrix, normalised metadata); for a repeated id the last record wins."""
     latest: dict[str, int] = {}
     for index, record in enumerate(records):
-        if not isinstance(record.id, str) or not 0 < len(record.id) <= 512:
-            raise ValueError(f"vector id must be a 1-512 character string, got {record.id!r}")
+        check_id(record.id)
         latest[record.id] = index
     keep = sorted(latest.values())
     ids = [records[i].id for i in keep]
@@ -96,6 +101,63 @@ def prepare_records(records: Sequence[VectorRecord], dimension: int) -> tuple[li
     return ids, matrix, [normalize_metadata(records[i].metadata) for i in keep]
 
 
+def _plain(value: Any) -> Any:
+    """SQL NULLs arrive from pandas as NaN/NA: metadata wants None."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+@dataclass(frozen=True, slots=True)
+class VectorBatch:
+    """Records in columns: ids, a float32 (n, dimension) matrix, and one list per `METADATA_FIELDS` key.
+
+    Built once and validated once; backends that load columns (DuckDB, via Arrow) skip per-record objects.
+    """
+
+    ids: list[str]
+    matrix: np.ndarray
+    metadata: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_records(cls, records: Sequence[VectorRecord], dimension: int) -> VectorBatch:
+        ids, matrix, metadata = prepare_records(records, dimension)
+        return cls(ids, matrix, {key: [m[key] for m in metadata] for key in METADATA_FIELDS})
+
+    @classmethod
+    def from_columns(
+        cls, ids: Sequence[str], matrix: np.ndarray, metadata: Mapping[str, Sequence[Any]], dimension: int
+    ) -> VectorBatch:
+        """Validate like `prepare_records` (ids, shape, finite, non-zero; the last of a repeated id wins)."""
+        for vid in ids:
+            check_id(vid)
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape != (len(ids), dimension):
+            raise ValueError(f"vectors must have {dimension} components, got shape {matrix.shape}")
+        if not np.isfinite(matrix).all():
+            raise ValueError("vectors must not contain NaN or infinity")
+        zero = np.flatnonzero(~matrix.any(axis=1))
+        if zero.size:
+            raise ValueError(f"vector {ids[zero[0]]!r} is all zeros (cosine similarity is undefined)")
+        keep = sorted({vid: n for n, vid in enumerate(ids)}.values())
+        columns: dict[str, list[Any]] = {}
+        for key in METADATA_FIELDS:
+            source = metadata.get(key)
+            values = [None] * len(keep) if source is None else [_plain(source[n]) for n in keep]
+            if key in ("text", "title"):
+                limit = SNIPPET_MAX_CHARS if key == "text" else TITLE_MAX_CHARS
+                values = [v[:limit] if isinstance(v, str) else v for v in values]
+            elif key == "chunk_index":
+                values = [None if v is None else int(v) for v in values]
+            columns[key] = values
+        return cls([ids[n] for n in keep], matrix[keep], columns)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per-record metadata dicts (for backends that send records one by one, e.g. as JSON)."""
+        return [dict(zip(METADATA_FIELDS, values, strict=True)) for values in zip(*self.metadata.values(), strict=True)]
+
+
 def prepare_query(vector: np.ndarray | Sequence[float], dimension: int, top_k: int) -> np.ndarray:
     """The query as a validated float32 vector of `dimension` components (and `top_k` checked)."""
     if top_k < 1:
@@ -113,8 +175,12 @@ class VectorStore(dg.ConfigurableResource):
 
     dimension: int
 
-    def upsert(self, records: Sequence[VectorRecord]) -> int:  # pragma: no cover - interface
+    def upsert(self, records: Sequence[VectorRecord]) -> int:
         """Insert or replace records by id; returns how many were written."""
+        return self.upsert_batch(VectorBatch.from_records(records, self.dimension))
+
+    def upsert_batch(self, batch: VectorBatch) -> int:  # pragma: no cover - interface
+        """Insert or replace a validated columnar batch by id; returns how many were written."""
         raise NotImplementedError
 
     def delete(self, ids: Sequence[str]) -> int:  # pragma: no cover - interface

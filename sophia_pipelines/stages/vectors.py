@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from resources.embeddings import Embedder
-from resources.vector_store import VectorRecord, VectorStore
+from resources.vector_store import VectorBatch, VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 
@@ -46,28 +46,12 @@ class VectorsResult:
     write_seconds: float  # time spent writing, mostly overlapped with embedding
 
 
-def _optional(value: object) -> object:
-    """pandas reads SQL NULLs as NaN/NA; metadata wants None."""
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-
-
-def vector_records(batch: pd.DataFrame, values: np.ndarray) -> list[VectorRecord]:
-    return [
-        VectorRecord(
-            id=row.chunk_id,
-            values=vec,
-            metadata={
-                "document_id": row.document_id,
-                "chunk_index": int(row.chunk_index),
-                "source": row.source,
-                "url": _optional(row.url),
-                "title": _optional(row.title),
-                "text": row.text[:SNIPPET_CHARS],
-                "content_hash": row.content_hash,
-            },
-        )
-        for row, vec in zip(batch.itertuples(index=False), values, strict=True)
-    ]
+def vector_batch(batch: pd.DataFrame, values: np.ndarray, dimension: int) -> VectorBatch:
+    """The chunks of `batch` with their embeddings, in columns (no per-record objects)."""
+    columns = {key: batch[key].tolist() for key in ("document_id", "chunk_index", "source", "url", "title")}
+    columns["text"] = batch["text"].str.slice(0, SNIPPET_CHARS).tolist()
+    columns["content_hash"] = batch["content_hash"].tolist()
+    return VectorBatch.from_columns(batch["chunk_id"].tolist(), values, columns, dimension)
 
 
 def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
@@ -98,7 +82,7 @@ def sync_vectors(
 
     def write(batch: pd.DataFrame, values: np.ndarray) -> float:
         t0 = time.perf_counter()
-        store.upsert(vector_records(batch, values))
+        store.upsert_batch(vector_batch(batch, values, store.dimension))
         with warehouse.session() as s:
             s.merge(VECTOR_LEDGER, ledger_frame(batch, model_id), compare=["content_hash", "model_id"])
         return time.perf_counter() - t0
