@@ -77,6 +77,17 @@ def check_id(vector_id: object) -> None:
         raise ValueError(f"vector id must be a 1-512 character string, got {vector_id!r}")
 
 
+def check_matrix(matrix: np.ndarray, ids: Sequence[str], dimension: int) -> None:
+    """One finite, non-zero row of `dimension` components per id."""
+    if matrix.ndim != 2 or matrix.shape != (len(ids), dimension):
+        raise ValueError(f"vectors must have {dimension} components, got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("vectors must not contain NaN or infinity")
+    zero = np.flatnonzero(~matrix.any(axis=1))
+    if zero.size:
+        raise ValueError(f"vector {ids[zero[0]]!r} is all zeros (cosine similarity is undefined)")
+
+
 def prepare_records(records: Sequence[VectorRecord], dimension: int) -> tuple[list[str], np.ndarray, list[dict]]:
     """Validated (ids, float32 matrix, normalised metadata); for a repeated id the last record wins."""
     latest: dict[str, int] = {}
@@ -91,13 +102,7 @@ def prepare_records(records: Sequence[VectorRecord], dimension: int) -> tuple[li
         matrix = np.stack([np.asarray(records[i].values, dtype=np.float32) for i in keep])
     except ValueError as exc:
         raise ValueError(f"vectors must all have {dimension} components") from exc
-    if matrix.ndim != 2 or matrix.shape[1] != dimension:
-        raise ValueError(f"vectors must have {dimension} components, got shape {matrix.shape}")
-    if not np.isfinite(matrix).all():
-        raise ValueError("vectors must not contain NaN or infinity")
-    zero = np.flatnonzero(~matrix.any(axis=1))
-    if zero.size:
-        raise ValueError(f"vector {ids[zero[0]]!r} is all zeros (cosine similarity is undefined)")
+    check_matrix(matrix, ids, dimension)
     return ids, matrix, [normalize_metadata(records[i].metadata) for i in keep]
 
 
@@ -133,13 +138,7 @@ class VectorBatch:
         for vid in ids:
             check_id(vid)
         matrix = np.asarray(matrix, dtype=np.float32)
-        if matrix.ndim != 2 or matrix.shape != (len(ids), dimension):
-            raise ValueError(f"vectors must have {dimension} components, got shape {matrix.shape}")
-        if not np.isfinite(matrix).all():
-            raise ValueError("vectors must not contain NaN or infinity")
-        zero = np.flatnonzero(~matrix.any(axis=1))
-        if zero.size:
-            raise ValueError(f"vector {ids[zero[0]]!r} is all zeros (cosine similarity is undefined)")
+        check_matrix(matrix, ids, dimension)
         keep = sorted({vid: n for n, vid in enumerate(ids)}.values())
         columns: dict[str, list[Any]] = {}
         for key in METADATA_FIELDS:
