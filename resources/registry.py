@@ -53,6 +53,11 @@ def _json_env(name: str, default: Any) -> Any:
     return json.loads(raw) if raw else default
 
 
+def _env_overrides(**fields: str) -> dict[str, str]:
+    """{field: value} for each environment variable (named by the keyword's value) that is set."""
+    return {name: os.environ[var] for name, var in fields.items() if os.environ.get(var)}
+
+
 def pipeline_settings() -> PipelineSettings:
     return PipelineSettings(
         chunk_max_chars=int(os.environ.get("SOPHIA_CHUNK_MAX_CHARS", 1200)),
@@ -61,8 +66,13 @@ def pipeline_settings() -> PipelineSettings:
     )
 
 
-def embedding_dimension() -> int:
-    return int(os.environ.get("SOPHIA_EMBEDDING_DIM", 256))
+WORDLLAMA_DIM = 256  # the dimension wordllama's wheel ships
+TEI_MODEL = "BAAI/bge-small-en-v1.5"  # what the k8s TEI deployment serves (infra_assets/specs/k8s.py)
+TEI_DIM = 384
+
+
+def embedding_dimension(default: int = WORDLLAMA_DIM) -> int:
+    return int(os.environ.get("SOPHIA_EMBEDDING_DIM") or default)
 
 
 def local_resources(root: Path | None = None, samples_dir: Path | None = None) -> dict[str, Any]:
@@ -91,18 +101,24 @@ def production_resources() -> dict[str, Any]:
     from resources.snowflake_warehouse import SnowflakeWarehouse
     from resources.tavily import TavilyPayloadSource
 
-    dim = embedding_dimension()
-    embedder: Embedder = (
-        TeiEmbedder(base_url=dg.EnvVar("TEI_URL"), dimension=dim)
-        if os.environ.get("SOPHIA_EMBEDDER", "tei") == "tei"
-        else WordLlamaEmbedder(dimension=dim)
-    )
+    embedder: Embedder
+    if os.environ.get("SOPHIA_EMBEDDER", "tei") == "tei":
+        dim = embedding_dimension(TEI_DIM)
+        model = os.environ.get("TEI_MODEL", TEI_MODEL)
+        embedder = TeiEmbedder(base_url=dg.EnvVar("TEI_URL"), model=model, dimension=dim)
+    else:
+        dim = embedding_dimension()
+        embedder = WordLlamaEmbedder(dimension=dim)
+    # Endpoints default to the public APIs; the *_API_URL variables point them at proxies or test stand-ins.
     return {
         "apify": ApifyPayloadSource(
-            token=dg.EnvVar("APIFY_TOKEN"), actors=_json_env("SOPHIA_APIFY_ACTORS", DEFAULT_APIFY_ACTORS)
+            token=dg.EnvVar("APIFY_TOKEN"),
+            actors=_json_env("SOPHIA_APIFY_ACTORS", DEFAULT_APIFY_ACTORS),
+            **_env_overrides(api_url="APIFY_API_URL"),
         ),
         "phantombuster": PhantomBusterPayloadSource(
             api_key=dg.EnvVar("PHANTOMBUSTER_API_KEY"),
+            **_env_overrides(base_url="PHANTOMBUSTER_API_URL", s3_base_url="PHANTOMBUSTER_S3_URL"),
             agents=_json_env(
                 "SOPHIA_PHANTOMBUSTER_AGENTS",
                 {"linkedin-search-export": os.environ.get("PHANTOMBUSTER_LINKEDIN_SEARCH_AGENT_ID", "")},
@@ -111,6 +127,7 @@ def production_resources() -> dict[str, Any]:
         "tavily": TavilyPayloadSource(
             api_key=dg.EnvVar("TAVILY_API_KEY"),
             queries=_json_env("SOPHIA_TAVILY_QUERIES", DEFAULT_TAVILY_QUERIES),
+            **_env_overrides(api_base_url="TAVILY_API_URL"),
         ),
         "warehouse": SnowflakeWarehouse(
             snowflake=SnowflakeResource(
@@ -150,9 +167,10 @@ def build_search_resources() -> tuple[Embedder, VectorStore]:
     """The embedder and vector store the search CLI uses, for the current mode."""
     res = build_resources(current_env())
     embedder, store = res["embedder"], res["vector_store"]
-    return _resolved(embedder), _resolved(store)
+    return resolve(embedder), resolve(store)
 
 
-def _resolved(resource: Any) -> Any:
-    """Resolve `EnvVar` fields outside a Dagster run (for CLIs)."""
-    return resource.process_config_and_initialize() if hasattr(resource, "process_config_and_initialize") else resource
+def resolve(resource: Any) -> Any:
+    """The resource with its `EnvVar` fields and nested resources resolved, for use outside a run (CLIs)."""
+    with resource.process_config_and_initialize_cm() as initialized:
+        return initialized

@@ -12,7 +12,7 @@ import time
 
 import dagster as dg
 
-from resources.registry import build_search_resources, current_env
+from resources.registry import build_search_resources, current_env, resolve
 from sophia_pipelines.definitions import build_definitions
 from sophia_pipelines.domain.tables import ALL_TABLES, DOCUMENT_REJECTS
 from sophia_pipelines.search import format_results, search
@@ -21,7 +21,7 @@ DEFAULT_QUERY = "renting GPUs in the cloud for LLM inference"
 
 
 def summary_lines(defs: dg.Definitions) -> list[str]:
-    warehouse = defs.resources["warehouse"]
+    warehouse = resolve(defs.resources["warehouse"])
     lines = [f"Warehouse {warehouse.describe()}:"]
     with warehouse.session() as session:
         session.ensure_tables(ALL_TABLES)
