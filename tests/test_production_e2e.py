@@ -32,7 +32,7 @@ from tests.standins.tei import TeiStandin
 pytestmark = pytest.mark.slow
 
 SECRETS = {
-    "APIFY_TOKEN": "apify_api_prodE2Etoken000000000000",
+    "APIFY_TOKEN": "fake-apify-token-for-prod-e2e",
     "PHANTOMBUSTER_API_KEY": "pb-prod-e2e-key-0000000000",
     "TAVILY_API_KEY": "tvly-prod-e2e-key-000000000",
     "PINECONE_API_KEY": "pc-prod-e2e-key-0000000000",
