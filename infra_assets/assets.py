@@ -173,7 +173,11 @@ def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
 
 def latest_int_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> int | None:
     """An integer metadata value of the latest materialization of `key`, if any."""
-    event = instance.get_latest_materialization_event(key)
+    return int_metadata(instance.get_latest_materialization_event(key), name)
+
+
+def int_metadata(event: dg.EventLogEntry | None, name: str) -> int | None:
+    """An integer metadata value of a materialization event, if it has one."""
     materialization = event.asset_materialization if event else None
     if materialization is None or name not in materialization.metadata:
         return None

@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from infra_assets.assets import GPU_POOL_KEY, latest_int_metadata
+from infra_assets.assets import GPU_POOL_KEY, int_metadata
 from infra_assets.scaling_policy import ScalingPolicy, decide
 from infra_assets.specs.gpu_pool import GpuPoolSpec
 
@@ -35,8 +35,8 @@ def latest_backlog(instance: dg.DagsterInstance) -> BacklogReading | None:
     """The most recent `pending_embedding` reported by `chunks` or `chunk_vectors`."""
     readings: list[BacklogReading] = []
     for key in BACKLOG_ASSETS:
-        backlog = latest_int_metadata(instance, key, BACKLOG_METADATA)
-        event = instance.get_latest_materialization_event(key) if backlog is not None else None
+        event = instance.get_latest_materialization_event(key)
+        backlog = int_metadata(event, BACKLOG_METADATA)
         if backlog is not None and event is not None:
             readings.append(BacklogReading(backlog, key.to_user_string(), event.timestamp))
     return max(readings, key=lambda r: r.timestamp, default=None)
@@ -80,8 +80,8 @@ def build_backlog_sensor(
         state = _cursor(context.cursor)
         current, changed_at = state.get("desired"), state.get("changed_at")
         if not isinstance(current, int):  # first tick: what the pool was last asked to run
-            current = latest_int_metadata(context.instance, GPU_POOL_KEY, "desired_nodes")
             event = context.instance.get_latest_materialization_event(GPU_POOL_KEY)
+            current = int_metadata(event, "desired_nodes")
             changed_at = event.timestamp if event else None
             current = pool.desired_nodes if current is None else current
         now = time.time()
