@@ -55,6 +55,7 @@ RAW_APIFY_WEBSITE_CONTENT = _raw_table("raw_apify_website_content")
 RAW_APIFY_LINKEDIN_PROFILES = _raw_table("raw_apify_linkedin_profiles")
 RAW_PHANTOMBUSTER_LINKEDIN_SEARCH = _raw_table("raw_phantombuster_linkedin_search")
 RAW_TAVILY_SEARCH = _raw_table("raw_tavily_search")
+RAW_COLUMN_NAMES = RAW_APIFY_WEBSITE_CONTENT.column_names  # every raw table has the same columns
 RAW_TABLES = (
     RAW_APIFY_WEBSITE_CONTENT,
     RAW_APIFY_LINKEDIN_PROFILES,

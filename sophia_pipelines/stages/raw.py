@@ -12,7 +12,7 @@ import pandas as pd
 from resources.payloads import PayloadBatch, PayloadSource
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import sha256_hex
-from sophia_pipelines.domain.tables import RAW_BATCHES, TableSpec
+from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, TableSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +31,10 @@ def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
     return sha256_hex(f"{source}\x1f{batch_id}\x1f{item_index}")[:32]
 
 
-def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> tuple[pd.DataFrame, int]:
-    """Rows for the raw table (payload serialised as JSON text, key order kept) and the batch count."""
+def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
+    """Rows for the raw table (payload serialised as JSON text, key order kept)."""
     rows: list[tuple] = []
-    n_batches = 0
     for batch in batches:
-        n_batches += 1
         for index, item in enumerate(batch.items):
             payload = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
             rows.append(
@@ -51,22 +49,10 @@ def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> tuple[pd.DataFram
                     None,
                 )
             )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "record_id",
-            "source",
-            "batch_id",
-            "item_index",
-            "payload",
-            "payload_hash",
-            "fetched_at",
-            "normalized_hash",
-        ],
-    )
+    frame = pd.DataFrame(rows, columns=RAW_COLUMN_NAMES)
     frame["normalized_hash"] = frame["normalized_hash"].astype("string")
     frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
-    return frame, n_batches
+    return frame
 
 
 def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]:
@@ -92,7 +78,7 @@ def land_raw(
     """
     session.ensure_tables([spec, RAW_BATCHES])
     batches = list(payloads.fetch_batches(stream, known_fingerprints(session, source)))
-    frame, n_batches = raw_frame(source, batches)
+    frame = raw_frame(source, batches)
     counts = session.merge(spec, frame, compare=["payload_hash"])
     session.merge(RAW_BATCHES, batches_frame(source, batches), compare=["fingerprint"])
-    return RawLoadResult(n_batches, len(frame), counts, session.row_count(spec))
+    return RawLoadResult(len(batches), len(frame), counts, session.row_count(spec))
