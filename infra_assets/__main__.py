@@ -27,6 +27,7 @@ from infra_assets.programs.gpu_pool import gpu_pool_program
 from infra_assets.render import change_counts, masked_outputs, write_plan
 from infra_assets.settings import COMPONENTS, DEFAULT_OUT_DIR, ESC, GPU_POOL, K8S, InfraSettings, parse_stack_name
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
+from resources.registry import current_env
 
 EXIT_OK = 0
 EXIT_PULUMI_FAILED = 1
@@ -92,8 +93,9 @@ def current_pool_size(pulumi: PulumiStackResource, infra: InfraSettings) -> int 
 def _stacks(args: argparse.Namespace) -> list[str]:
     if args.stack:
         return list(args.stack)
-    if args.command == "plan" and args.env:
-        return [f"{args.env}-{component}" for component in COMPONENTS]
+    if args.command == "plan":
+        env = args.env or current_env()
+        return [f"{env}-{component}" for component in COMPONENTS]
     raise ValueError("give --stack (preview/up) or --env (plan)")
 
 
@@ -146,7 +148,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra_assets", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("command", choices=["plan", "preview", "up"])
     p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
-    p.add_argument("--env", help="plan: every stack of this environment (local | production)")
+    p.add_argument(
+        "--env", help="plan: every stack of this environment (local | production; default: SOPHIA_ENV, else local)"
+    )
     p.add_argument("--out", default=os.environ.get("SOPHIA_INFRA_OUT", DEFAULT_OUT_DIR), help="plan directory")
     p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size (gpu-pool, k8s stacks)")
     p.epilog = (

@@ -100,6 +100,13 @@ def test_cli_plan_renders_every_stack(tmp_path: Path) -> None:
     assert pool["nodes"]["desired"] == 1
 
 
+def test_cli_plan_defaults_to_the_current_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOPHIA_ENV", raising=False)
+    out = tmp_path / "cli"
+    assert cli.main(["plan", "--out", str(out)]) == cli.EXIT_OK
+    assert sorted(p.name for p in out.iterdir()) == ["local-esc", "local-gpu-pool", "local-k8s"]
+
+
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["preview"]) == cli.EXIT_USAGE
     assert cli.main(["up", "--stack", "production-database"]) == cli.EXIT_USAGE
