@@ -14,17 +14,18 @@ from sophia_pipelines.stages.documents import normalize_pending
 from sophia_pipelines.stages.raw import land_raw
 
 
-def load_all(db: Path, doc_batch: int, chunk_batch: int) -> tuple[list, list, list, dict]:
+def load_all(db: Path, doc_batch: int, chunk_batch: int, raw_flush: int) -> tuple[list, list, list, list, dict]:
     warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(db)))
     with warehouse.session() as s:
         for stream in RAW_STREAMS:
             source = SamplePayloadSource(system=stream.system, samples_dir=str(BUNDLED_SAMPLES_DIR))
-            land_raw(s, stream.table, stream.source, source, stream.stream)
+            land_raw(s, stream.table, stream.source, source, stream.stream, flush_items=raw_flush)
         docs = normalize_pending(s, [r.table for r in RAW_STREAMS], batch_size=doc_batch)
         chunks = rechunk_changed(s, 1200, 150, "model", batch_size=chunk_batch)
         tables = [
             s.query(sql).values.tolist()
             for sql in (
+                "SELECT record_id, payload_hash FROM raw_apify_website_content ORDER BY 1",
                 "SELECT document_id, content_hash, raw_record_id FROM documents ORDER BY 1",
                 "SELECT chunk_id, content_hash FROM chunks ORDER BY 1",
                 "SELECT reject_id, reason FROM document_rejects ORDER BY 1",
@@ -36,13 +37,13 @@ def load_all(db: Path, doc_batch: int, chunk_batch: int) -> tuple[list, list, li
         "chunked": chunks.documents_chunked,
         "written": chunks.chunks_written,
     }
-    return (*tables, stats)
+    return (*tables, stats)  # raw, documents, chunks, rejects, stats
 
 
 def test_small_batches_give_the_same_result_as_one_batch(tmp_path: Path) -> None:
-    one = load_all(tmp_path / "one.duckdb", doc_batch=1_000_000, chunk_batch=1_000_000)
-    many = load_all(tmp_path / "many.duckdb", doc_batch=7, chunk_batch=5)
+    one = load_all(tmp_path / "one.duckdb", doc_batch=1_000_000, chunk_batch=1_000_000, raw_flush=1_000_000)
+    many = load_all(tmp_path / "many.duckdb", doc_batch=7, chunk_batch=5, raw_flush=1)
     assert one == many
-    documents, chunks, rejects, stats = many
-    assert len(documents) >= 250 and len(chunks) >= len(documents) and rejects
+    raw, documents, chunks, rejects, stats = many
+    assert len(raw) == 144 and len(documents) >= 250 and len(chunks) >= len(documents) and rejects
     assert stats["processed"] == 340 and stats["chunked"] == len(documents) and stats["written"] == len(chunks)

@@ -70,15 +70,38 @@ def batches_frame(source: str, batches: Sequence[PayloadBatch]) -> pd.DataFrame:
 
 
 def land_raw(
-    session: WarehouseSession, spec: TableSpec, source: str, payloads: PayloadSource, stream: str
+    session: WarehouseSession,
+    spec: TableSpec,
+    source: str,
+    payloads: PayloadSource,
+    stream: str,
+    flush_items: int = 10_000,
 ) -> RawLoadResult:
     """Upsert a stream's new batches: new items insert, items whose payload changed update (and re-normalize).
 
     Batches already landed with the same fingerprint are skipped by the source (not downloaded, not parsed).
+    Batches are merged in groups of about `flush_items` items, so memory stays bounded for large runs.
     """
     session.ensure_tables([spec, RAW_BATCHES])
-    batches = list(payloads.fetch_batches(stream, known_fingerprints(session, source)))
-    frame = raw_frame(source, batches)
-    counts = session.merge(spec, frame, compare=["payload_hash"])
-    session.merge(RAW_BATCHES, batches_frame(source, batches), compare=["fingerprint"])
-    return RawLoadResult(len(batches), len(frame), counts, session.row_count(spec))
+    known = known_fingerprints(session, source)
+    n_batches = n_items = inserted = updated = pending_items = 0
+    pending: list[PayloadBatch] = []
+
+    def flush() -> None:
+        nonlocal n_items, inserted, updated, pending_items
+        frame = raw_frame(source, pending)
+        counts = session.merge(spec, frame, compare=["payload_hash"])
+        session.merge(RAW_BATCHES, batches_frame(source, pending), compare=["fingerprint"])
+        n_items, inserted, updated = n_items + len(frame), inserted + counts.inserted, updated + counts.updated
+        pending.clear()
+        pending_items = 0
+
+    for batch in payloads.fetch_batches(stream, known):
+        n_batches += 1
+        pending.append(batch)
+        pending_items += len(batch.items)
+        if pending_items >= flush_items:
+            flush()
+    if pending:
+        flush()
+    return RawLoadResult(n_batches, n_items, MergeCounts(inserted, updated), session.row_count(spec))
