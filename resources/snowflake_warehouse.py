@@ -91,13 +91,12 @@ def _json_text(value: Any) -> Any:
 
 
 def _staging_frame(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with write_pandas-friendly dtypes: UTC timestamps, nullable ints, JSON as text."""
+    """The (already `check_frame`d, UTC-timestamped) frame with write_pandas-friendly dtypes: nullable ints,
+    JSON as text."""
     out = frame.reset_index(drop=True).copy()
     for column in spec.columns:
         values = out[column.name]
-        if column.type == "timestamp":
-            out[column.name] = pd.to_datetime(values, utc=True)
-        elif column.type == "int":
+        if column.type == "int":
             out[column.name] = pd.to_numeric(values).astype("Int64")
         elif column.type == "float":
             out[column.name] = pd.to_numeric(values).astype("float64")

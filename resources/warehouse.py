@@ -35,13 +35,17 @@ class MergeCounts:
 
 
 def check_frame(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
-    """Return `df` with exactly the spec's columns, in order; fail clearly on missing columns or duplicate keys."""
+    """`df` with exactly the spec's columns, in order, timestamps as UTC; fails clearly on missing columns or
+    duplicate keys. Every backend loads through this, so callers may pass naive-typed or empty frames."""
     missing = [c for c in spec.column_names if c not in df.columns]
     if missing:
         raise ValueError(f"{spec.name}: frame is missing columns {missing}")
-    out = df[spec.column_names]
+    out = df[spec.column_names].copy()
     if out.duplicated(list(spec.key)).any():
         raise ValueError(f"{spec.name}: frame has duplicate keys {list(spec.key)}; deduplicate before loading")
+    for column in spec.columns:
+        if column.type == "timestamp":
+            out[column.name] = pd.to_datetime(out[column.name], utc=True)
     return out
 
 

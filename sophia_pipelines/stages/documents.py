@@ -65,9 +65,7 @@ def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) 
 def documents_frame(documents: Sequence[Document]) -> pd.DataFrame:
     """One row per document_id: the latest fetch wins; among equal fetches, the last one processed."""
     frame = pd.DataFrame([d.as_row() for d in documents], columns=list(DOCUMENT_COLUMNS))
-    for col in ("published_at", "fetched_at"):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
-    frame = frame.sort_values("fetched_at", kind="stable")
+    frame = frame.sort_values("fetched_at", kind="stable")  # tz-aware datetimes (normalizers guarantee UTC)
     return frame.drop_duplicates("document_id", keep="last").reset_index(drop=True)
 
 
@@ -86,7 +84,6 @@ def rejects_frame(rejections: Sequence[Rejection], now: datetime) -> pd.DataFram
             }
         )
     frame = pd.DataFrame(rows, columns=DOCUMENT_REJECTS.column_names)
-    frame["rejected_at"] = pd.to_datetime(frame["rejected_at"], utc=True)
     return frame.drop_duplicates("reject_id").reset_index(drop=True)
 
 

@@ -51,7 +51,6 @@ def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=RAW_COLUMN_NAMES)
     frame["normalized_hash"] = frame["normalized_hash"].astype("string")
-    frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True)
     return frame
 
 
@@ -64,9 +63,7 @@ def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]
 def batches_frame(source: str, batches: Sequence[PayloadBatch]) -> pd.DataFrame:
     now = datetime.now(UTC)
     rows = [(source, b.batch_id, b.fingerprint, len(b.items), now) for b in batches if b.fingerprint]
-    frame = pd.DataFrame(rows, columns=RAW_BATCHES.column_names)
-    frame["landed_at"] = pd.to_datetime(frame["landed_at"], utc=True)
-    return frame
+    return pd.DataFrame(rows, columns=RAW_BATCHES.column_names)
 
 
 def land_raw(

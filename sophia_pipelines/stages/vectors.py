@@ -55,7 +55,7 @@ def vector_batch(batch: pd.DataFrame, values: np.ndarray, dimension: int) -> Vec
 
 
 def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "chunk_id": batch["chunk_id"].to_numpy(),
             "content_hash": batch["content_hash"].to_numpy(),
@@ -63,8 +63,6 @@ def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
             "embedded_at": datetime.now(UTC),
         }
     )
-    frame["embedded_at"] = pd.to_datetime(frame["embedded_at"], utc=True)
-    return frame
 
 
 def sync_vectors(
