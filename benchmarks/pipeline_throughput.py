@@ -2,7 +2,7 @@
 
     python benchmarks/pipeline_throughput.py [--documents 10000] [--clean]
 
-Generates N documents shaped like the bundled samples (sophia_pipelines.sample_factory), materializes the whole
+Generates N documents shaped like the bundled samples (tools.sample_factory), materializes the whole
 data graph on local defaults into a temp dir, and prints:
   * per-stage wall time and docs/s (from Dagster's step stats),
   * the embed stage's chunks/s vs. the bare embedding model on the same chunk texts, in the same process
@@ -23,6 +23,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ is a checkout-only package
+
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
 from sophia_pipelines.assets.ingestion import build_ingestion_assets
@@ -30,7 +32,7 @@ from sophia_pipelines.assets.vectors import build_vector_assets
 from sophia_pipelines.assets.warehouse import build_warehouse_assets
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.domain.normalize import normalize_records
-from sophia_pipelines.sample_factory import load_sample_records, write_samples
+from tools.sample_factory import load_sample_records, write_samples
 
 
 def warmup_texts() -> list[str]:

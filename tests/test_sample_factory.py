@@ -20,7 +20,7 @@ from sophia_pipelines.domain.documents import (
 )
 from sophia_pipelines.domain.normalize import NORMALIZERS, normalize_record, normalize_records
 from sophia_pipelines.domain.normalize.common import canonical_linkedin_url, canonical_url
-from sophia_pipelines.sample_factory import (
+from tools.sample_factory import (
     BASE_TIME,
     STREAM_DIRS,
     STREAM_SHARES,

@@ -12,7 +12,7 @@ MLOps, sales prospects), one topic per document. With `messy=True` the payloads 
 scrapers produce (duplicates across runs, nulls, HTML, non-ASCII, very long pages, empty texts, wrong types,
 items that are not objects); with `messy=False` every record is valid. Output is byte-stable for a seed.
 
-Regenerate the bundled samples: `python -m sophia_pipelines.sample_factory --out sophia_pipelines/samples`.
+Regenerate the bundled samples: `python -m tools.sample_factory --out sophia_pipelines/samples`.
 
 Modules: `corpus` (topics, sentence pools), `vocabulary` (fill-in values), `anchors` (hand-written documents),
 `writer` (seeded text generator), `layout` (folders, batches, mess positions), one module per stream
@@ -20,11 +20,11 @@ Modules: `corpus` (topics, sentence pools), `vocabulary` (fill-in values), `anch
 `files` (write and read them), `cli`.
 """
 
-from sophia_pipelines.sample_factory.cli import main
-from sophia_pipelines.sample_factory.corpus import TOPICS, Topic
-from sophia_pipelines.sample_factory.files import load_sample_records, write_samples
-from sophia_pipelines.sample_factory.generate import DEFAULT_DOCUMENTS, STREAM_SHARES, generate_samples, stream_counts
-from sophia_pipelines.sample_factory.layout import BASE_TIME, STREAM_DIRS
+from tools.sample_factory.cli import main
+from tools.sample_factory.corpus import TOPICS, Topic
+from tools.sample_factory.files import load_sample_records, write_samples
+from tools.sample_factory.generate import DEFAULT_DOCUMENTS, STREAM_SHARES, generate_samples, stream_counts
+from tools.sample_factory.layout import BASE_TIME, STREAM_DIRS
 
 __all__ = [
     "BASE_TIME",

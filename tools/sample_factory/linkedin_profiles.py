@@ -8,11 +8,11 @@ import string
 from typing import Any
 
 from resources.tavily import slugify
-from sophia_pipelines.sample_factory.anchors import ANCHOR_PROFILE
-from sophia_pipelines.sample_factory.corpus import TOPIC_BY_SLUG
-from sophia_pipelines.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly
-from sophia_pipelines.sample_factory.vocabulary import COMPANIES, DEGREES, LOCATIONS, MONTHS, PERSONAS, SCHOOLS
-from sophia_pipelines.sample_factory.writer import Writer, fill, phrase
+from tools.sample_factory.anchors import ANCHOR_PROFILE
+from tools.sample_factory.corpus import TOPIC_BY_SLUG
+from tools.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly
+from tools.sample_factory.vocabulary import COMPANIES, DEGREES, LOCATIONS, MONTHS, PERSONAS, SCHOOLS
+from tools.sample_factory.writer import Writer, fill, phrase
 
 
 def _experience(w: Writer, role: str, company: str, caption: str, place: str, text: str) -> dict[str, Any]:

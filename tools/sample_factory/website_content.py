@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from resources.tavily import slugify
-from sophia_pipelines.sample_factory.anchors import ANCHOR_PAGES
-from sophia_pipelines.sample_factory.corpus import FOREIGN_PAGES, TOPICS
-from sophia_pipelines.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly, iso_ms
-from sophia_pipelines.sample_factory.vocabulary import SITES
-from sophia_pipelines.sample_factory.writer import LONG_DOC_CHARS, Writer, fill
+from tools.sample_factory.anchors import ANCHOR_PAGES
+from tools.sample_factory.corpus import FOREIGN_PAGES, TOPICS
+from tools.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly, iso_ms
+from tools.sample_factory.vocabulary import SITES
+from tools.sample_factory.writer import LONG_DOC_CHARS, Writer, fill
 
 
 def _wcc_item(w: Writer, loaded: datetime) -> dict[str, Any]:

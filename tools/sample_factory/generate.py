@@ -13,12 +13,12 @@ from sophia_pipelines.domain.documents import (
     PHANTOMBUSTER_LINKEDIN_SEARCH,
     TAVILY_SEARCH,
 )
-from sophia_pipelines.sample_factory.layout import STREAM_DIRS
-from sophia_pipelines.sample_factory.linkedin_profiles import linkedin_profile_runs
-from sophia_pipelines.sample_factory.phantombuster import phantombuster_runs
-from sophia_pipelines.sample_factory.tavily import tavily_responses
-from sophia_pipelines.sample_factory.website_content import website_content_runs
-from sophia_pipelines.sample_factory.writer import Writer
+from tools.sample_factory.layout import STREAM_DIRS
+from tools.sample_factory.linkedin_profiles import linkedin_profile_runs
+from tools.sample_factory.phantombuster import phantombuster_runs
+from tools.sample_factory.tavily import tavily_responses
+from tools.sample_factory.website_content import website_content_runs
+from tools.sample_factory.writer import Writer
 
 DEFAULT_DOCUMENTS = 400
 STREAM_SHARES = {

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
-from sophia_pipelines.sample_factory.corpus import TOPIC_BY_SLUG
-from sophia_pipelines.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly, iso_ms
-from sophia_pipelines.sample_factory.vocabulary import COMPANIES, LOCATIONS, PERSONAS
-from sophia_pipelines.sample_factory.writer import Writer, fill
+from tools.sample_factory.corpus import TOPIC_BY_SLUG
+from tools.sample_factory.layout import ITEMS_PER_RUN, MessPicker, batch_layout, insert_randomly, iso_ms
+from tools.sample_factory.vocabulary import COMPANIES, LOCATIONS, PERSONAS
+from tools.sample_factory.writer import Writer, fill
 
 
 def _pb_row(w: Writer, when: datetime) -> dict[str, Any]:

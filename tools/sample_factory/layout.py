@@ -15,7 +15,7 @@ from sophia_pipelines.domain.documents import (
     PHANTOMBUSTER_LINKEDIN_SEARCH,
     TAVILY_SEARCH,
 )
-from sophia_pipelines.sample_factory.anchors import ANCHOR_COUNT
+from tools.sample_factory.anchors import ANCHOR_COUNT
 
 STREAM_DIRS = {
     APIFY_WEBSITE_CONTENT: Path("apify/website-content-crawler"),

@@ -9,9 +9,9 @@ from typing import Any
 
 from resources.payloads import SamplePayloadSource
 from sophia_pipelines.domain.documents import RawRecord
-from sophia_pipelines.sample_factory.generate import DEFAULT_DOCUMENTS, generate_samples, stream_counts
-from sophia_pipelines.sample_factory.layout import BASE_TIME, STREAM_DIRS
 from sophia_pipelines.stages.raw import raw_record_id
+from tools.sample_factory.generate import DEFAULT_DOCUMENTS, generate_samples, stream_counts
+from tools.sample_factory.layout import BASE_TIME, STREAM_DIRS
 
 
 def _dump(value: Any) -> bytes:

@@ -6,8 +6,8 @@ import random
 import string
 
 from resources.tavily import slugify
-from sophia_pipelines.sample_factory.corpus import GLUE, Topic
-from sophia_pipelines.sample_factory.vocabulary import (
+from tools.sample_factory.corpus import GLUE, Topic
+from tools.sample_factory.vocabulary import (
     CJK_NAMES,
     CLOUDS,
     COMPANIES,

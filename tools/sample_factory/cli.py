@@ -1,4 +1,4 @@
-"""Command line: `python -m sophia_pipelines.sample_factory --out DIR [--documents N] [--seed S] [--clean]`."""
+"""Command line: `python -m tools.sample_factory --out DIR [--documents N] [--seed S] [--clean]`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from sophia_pipelines.sample_factory.files import write_samples
-from sophia_pipelines.sample_factory.generate import DEFAULT_DOCUMENTS
+from tools.sample_factory.files import write_samples
+from tools.sample_factory.generate import DEFAULT_DOCUMENTS
 
 DESCRIPTION = "Deterministic sample payloads shaped exactly like the Apify, PhantomBuster and Tavily APIs."
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from resources.tavily import slugify
-from sophia_pipelines.sample_factory.anchors import ANCHOR_RESULT
-from sophia_pipelines.sample_factory.corpus import TOPICS, Topic
-from sophia_pipelines.sample_factory.layout import MessPicker, batch_layout
-from sophia_pipelines.sample_factory.vocabulary import NEWS_SITES, TAVILY_MODIFIERS
-from sophia_pipelines.sample_factory.writer import LONG_DOC_CHARS, Writer, fill
+from tools.sample_factory.anchors import ANCHOR_RESULT
+from tools.sample_factory.corpus import TOPICS, Topic
+from tools.sample_factory.layout import MessPicker, batch_layout
+from tools.sample_factory.vocabulary import NEWS_SITES, TAVILY_MODIFIERS
+from tools.sample_factory.writer import LONG_DOC_CHARS, Writer, fill
 
 RESULTS_PER_SEARCH = 10
 
