@@ -3,13 +3,15 @@
 from dataclasses import dataclass
 
 import dagster as dg
+import pandas as pd
 
 from resources.payloads import PayloadSource
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain import documents as d
 from sophia_pipelines.domain import tables as t
 from sophia_pipelines.domain.tables import TableSpec
-from sophia_pipelines.stages.raw import land_raw
+from sophia_pipelines.stages.file_quarantine import quarantined_files
+from sophia_pipelines.stages.raw import RawLoadResult, land_raw
 
 OWNERS = ["team:data-platform"]
 INGESTION_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
@@ -58,6 +60,64 @@ RAW_STREAMS = (
 )
 
 
+# system -> its streams: what a local samples folder may hold (anything else is named in one warning per run)
+SAMPLE_LAYOUT: dict[str, tuple[str, ...]] = {
+    system: tuple(s.stream for s in RAW_STREAMS if s.system == system)
+    for system in dict.fromkeys(s.system for s in RAW_STREAMS)
+}
+
+QUARANTINE_CHECK = "no_quarantined_files"
+
+
+def reports_layout(context: dg.AssetExecutionContext, stream: RawStream) -> bool:
+    """True for the first raw asset (in RAW_STREAMS order) this run executes: it warns about the layout once."""
+    steps = context.run.step_keys_to_execute
+    if steps is not None:
+        in_run = set(steps)
+    else:
+        in_run = {key.to_user_string() for key in context.job_def.asset_layer.asset_graph.executable_asset_keys}
+    return next((s for s in RAW_STREAMS if s.table.name in in_run), stream) == stream
+
+
+def quarantine_check(files: pd.DataFrame) -> dg.AssetCheckResult:
+    """WARN while any of the stream's payload files are quarantined; the metadata names each with its reason."""
+    listed = [
+        {
+            "path": row.path,
+            "reason": row.reason,
+            "size_bytes": None if pd.isna(row.size_bytes) else int(row.size_bytes),
+            "first_seen": pd.Timestamp(row.first_seen).isoformat(),
+            "last_seen": pd.Timestamp(row.last_seen).isoformat(),
+        }
+        for row in files.itertuples(index=False)
+    ]
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        passed=not listed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files_quarantined": len(listed),
+            "quarantined_files": dg.MetadataValue.json(listed),
+            "paths": dg.MetadataValue.text(", ".join(f["path"] for f in listed) or "none"),
+        },
+    )
+
+
+def log_result(context: dg.AssetExecutionContext, stream: RawStream, result: RawLoadResult) -> None:
+    for bad in result.quarantined:
+        context.log.warning(f"{stream.source}: quarantined {bad.path} (skipped, not retried): {bad.reason}")
+    for path in result.released:
+        context.log.info(f"{stream.source}: {path} left the quarantine")
+    if not result.batches and not result.quarantined:
+        context.log.info(f"{stream.source}: no new data")
+        return
+    context.log.info(
+        f"{stream.source}: {result.items} items in {result.batches} new or changed batches -> "
+        f"{result.counts.inserted} new, {result.counts.updated} changed, {result.unchanged} unchanged; "
+        f"{result.files_quarantined} files quarantined"
+    )
+
+
 def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=stream.table.name,
@@ -68,16 +128,24 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
         required_resource_keys={stream.system, "warehouse"},
         retry_policy=INGESTION_RETRY,
         tags={"sophia/source": stream.system},
+        check_specs=[
+            dg.AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=stream.table.name,
+                description=f"Warns while payload files of {stream.source} sit in {t.RAW_FILE_QUARANTINE.name}.",
+            )
+        ],
     )
     def _raw_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         source: PayloadSource = getattr(context.resources, stream.system)
         warehouse: Warehouse = context.resources.warehouse
+        if reports_layout(context, stream):
+            for message in source.layout_warnings(SAMPLE_LAYOUT):
+                context.log.warning(f"samples layout: {message}")
         with warehouse.session() as session:
             result = land_raw(session, stream.table, stream.source, source, stream.stream)
-        context.log.info(
-            f"{stream.source}: {result.items} items in {result.batches} new or changed batches -> "
-            f"{result.counts.inserted} new, {result.counts.updated} changed, {result.unchanged} unchanged"
-        )
+            quarantine = quarantined_files(session, stream.source)
+        log_result(context, stream, result)
         return dg.MaterializeResult(
             metadata={
                 "batches": result.batches,
@@ -85,9 +153,11 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
                 "rows_inserted": result.counts.inserted,
                 "rows_updated": result.counts.updated,
                 "rows_unchanged": result.unchanged,
+                "files_quarantined": result.files_quarantined,
                 "dagster/row_count": result.total_rows,
                 "table": f"{warehouse.describe()}/{stream.table.name}",
-            }
+            },
+            check_results=[quarantine_check(quarantine)],
         )
 
     return _raw_asset

@@ -75,6 +75,22 @@ RAW_BATCHES = TableSpec(
     key=("source", "batch_id"),
 )
 
+# Payload files the source could not read or parse (local samples): skipped, kept here until the file at `path`
+# lands or disappears. `path` is relative to the samples folder; `fingerprint` is the file's sha256 (if readable).
+RAW_FILE_QUARANTINE = TableSpec(
+    name="raw_file_quarantine",
+    columns=(
+        Column("source", "text", nullable=False),
+        Column("path", "text", nullable=False),
+        Column("reason", "text", nullable=False),
+        Column("size_bytes", "int"),
+        Column("fingerprint", "text"),
+        Column("first_seen", "timestamp", nullable=False),
+        Column("last_seen", "timestamp", nullable=False),
+    ),
+    key=("source", "path"),
+)
+
 DOCUMENTS = TableSpec(
     name="documents",
     columns=(
@@ -133,4 +149,4 @@ VECTOR_LEDGER = TableSpec(
     key=("chunk_id",),
 )
 
-ALL_TABLES = (*RAW_TABLES, RAW_BATCHES, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)
+ALL_TABLES = (*RAW_TABLES, RAW_BATCHES, RAW_FILE_QUARANTINE, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)

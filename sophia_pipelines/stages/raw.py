@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from resources.payloads import PayloadBatch, PayloadSource
+from resources.payloads import BadPayload, PayloadBatch, PayloadSource
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import sha256_hex
-from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, TableSpec
+from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, RAW_FILE_QUARANTINE, TableSpec
+from sophia_pipelines.stages.file_quarantine import update_quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +22,16 @@ class RawLoadResult:
     items: int
     counts: MergeCounts
     total_rows: int
+    quarantined: tuple[BadPayload, ...] = ()  # files skipped in this run (recorded in raw_file_quarantine)
+    released: tuple[str, ...] = ()  # paths that left the quarantine in this run
 
     @property
     def unchanged(self) -> int:
         return self.items - self.counts.changed
+
+    @property
+    def files_quarantined(self) -> int:
+        return len(self.quarantined)
 
 
 def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
@@ -78,11 +85,13 @@ def land_raw(
 
     Batches already landed with the same fingerprint are skipped by the source (not downloaded, not parsed).
     Batches are merged in groups of about `flush_items` items, so memory stays bounded for large runs.
+    Files the source cannot use are quarantined (stages/file_quarantine.py) and the rest of the stream lands.
     """
-    session.ensure_tables([spec, RAW_BATCHES])
+    session.ensure_tables([spec, RAW_BATCHES, RAW_FILE_QUARANTINE])
     known = known_fingerprints(session, source)
     n_batches = n_items = inserted = updated = pending_items = 0
     pending: list[PayloadBatch] = []
+    bad: list[BadPayload] = []
 
     def flush() -> None:
         nonlocal n_items, inserted, updated, pending_items
@@ -94,6 +103,9 @@ def land_raw(
         pending_items = 0
 
     for batch in payloads.fetch_batches(stream, known):
+        if isinstance(batch, BadPayload):
+            bad.append(batch)
+            continue
         n_batches += 1
         pending.append(batch)
         pending_items += len(batch.items)
@@ -101,4 +113,6 @@ def land_raw(
             flush()
     if pending:
         flush()
-    return RawLoadResult(n_batches, n_items, MergeCounts(inserted, updated), session.row_count(spec))
+    released = update_quarantine(session, source, bad)
+    counts = MergeCounts(inserted, updated)
+    return RawLoadResult(n_batches, n_items, counts, session.row_count(spec), tuple(bad), tuple(released))

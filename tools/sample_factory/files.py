@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from resources.payloads import SamplePayloadSource
+from resources.payloads import SamplePayloadSource, strict_batches
 from sophia_pipelines.domain.documents import RawRecord
 from sophia_pipelines.stages.raw import raw_record_id
 from tools.sample_factory.generate import DEFAULT_DOCUMENTS, generate_samples, stream_counts
@@ -42,7 +42,7 @@ def load_sample_records(root: Path, fetched_at: datetime = BASE_TIME) -> list[Ra
     records: list[RawRecord] = []
     for source in STREAM_DIRS:
         system, stream = source.split("/", 1)
-        for batch in SamplePayloadSource(system=system, samples_dir=str(root)).fetch_batches(stream):
+        for batch in strict_batches(SamplePayloadSource(system=system, samples_dir=str(root)).fetch_batches(stream)):
             for index, item in enumerate(batch.items):
                 rid = raw_record_id(source, batch.batch_id, index)
                 records.append(RawRecord(rid, source, batch.batch_id, index, item, fetched_at))
