@@ -7,6 +7,7 @@ import pandas as pd
 
 from resources.payloads import PayloadSource
 from resources.warehouse import Warehouse
+from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain import documents as d
 from sophia_pipelines.domain import tables as t
 from sophia_pipelines.domain.tables import TableSpec
@@ -127,6 +128,7 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
         description=stream.description,
         required_resource_keys={stream.system, "warehouse"},
         retry_policy=INGESTION_RETRY,
+        pool=DATA_PLANE_POOL,
         tags={"sophia/source": stream.system},
         check_specs=[
             dg.AssetCheckSpec(

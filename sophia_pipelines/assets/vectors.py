@@ -9,6 +9,7 @@ from resources.pipeline_settings import PipelineSettings
 from resources.vector_store import VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS
+from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.stages.chunks import pending_embedding
 from sophia_pipelines.stages.vectors import sync_vectors
 
@@ -19,6 +20,7 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         kinds={vector_kind, "python"},
         owners=OWNERS,
         deps=["chunks"],
+        pool=DATA_PLANE_POOL,
         description=(
             "Embeddings of every chunk, keyed by chunk_id. Only chunks whose content_hash (or the model) is new are "
             "embedded; vectors of chunks that no longer exist are deleted. A warehouse ledger (`vector_ledger`) "
@@ -57,6 +59,7 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
 
 @dg.asset_check(
     asset="chunk_vectors",
+    pool=DATA_PLANE_POOL,
     description="The vector store holds exactly one vector per chunk of the current model, and none is pending.",
 )
 def vectors_in_sync(warehouse: Warehouse, embedder: Embedder, vector_store: VectorStore) -> dg.AssetCheckResult:

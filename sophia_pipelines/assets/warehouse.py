@@ -9,6 +9,7 @@ from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS
+from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
 from sophia_pipelines.stages.chunks import rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
@@ -32,6 +33,7 @@ def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=RAW_KEYS,
+        pool=DATA_PLANE_POOL,
         description=(
             "One row per document across all sources (document_id = stable hash of source + canonical URL/id), "
             "upserted by document_id. Records that cannot be normalized go to `document_rejects` with a reason."
@@ -69,6 +71,7 @@ def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=[documents],
+        pool=DATA_PLANE_POOL,
         description=(
             "Documents split on paragraph/sentence boundaries (size and overlap from the `pipeline` resource). "
             "Only documents whose content or chunking parameters changed are re-chunked; chunks of documents "
@@ -109,7 +112,9 @@ def _count(warehouse: Warehouse, sql: str) -> int:
         return int(session.scalar(sql) or 0)
 
 
-@dg.asset_check(asset="documents", description="document_id is unique across the table.", blocking=True)
+@dg.asset_check(
+    asset="documents", description="document_id is unique across the table.", blocking=True, pool=DATA_PLANE_POOL
+)
 def documents_id_unique(warehouse: Warehouse) -> dg.AssetCheckResult:
     dupes = _count(
         warehouse,
@@ -118,7 +123,9 @@ def documents_id_unique(warehouse: Warehouse) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_ids": dupes})
 
 
-@dg.asset_check(asset="documents", description="Every document has non-empty text.", blocking=True)
+@dg.asset_check(
+    asset="documents", description="Every document has non-empty text.", blocking=True, pool=DATA_PLANE_POOL
+)
 def documents_text_non_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
     empty = _count(warehouse, "SELECT COUNT(*) FROM documents WHERE text IS NULL OR TRIM(text) = ''")
     return dg.AssetCheckResult(passed=empty == 0, metadata={"empty_text_rows": empty})
@@ -126,6 +133,7 @@ def documents_text_non_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset="documents",
+    pool=DATA_PLANE_POOL,
     description="Share of quarantined records (rejects / (documents + rejects)) stays below the configured threshold.",
 )
 def documents_reject_rate(warehouse: Warehouse, pipeline: PipelineSettings) -> dg.AssetCheckResult:
@@ -139,7 +147,11 @@ def documents_reject_rate(warehouse: Warehouse, pipeline: PipelineSettings) -> d
     )
 
 
-@dg.asset_check(asset="chunks", description="Every document has at least one chunk, and chunk ids are unique.")
+@dg.asset_check(
+    asset="chunks",
+    description="Every document has at least one chunk, and chunk ids are unique.",
+    pool=DATA_PLANE_POOL,
+)
 def chunks_cover_documents(warehouse: Warehouse) -> dg.AssetCheckResult:
     missing = _count(
         warehouse,
