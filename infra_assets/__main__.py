@@ -7,12 +7,16 @@
 
 Credentials come from the environment (LAMBDA_API_KEY, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE,
 KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infra_assets preview ...`.
+
+Input is checked before anything is written: an unknown environment (`--env`, a stack's `<env>-` prefix), an
+unknown SOPHIA_INFRA_MODE or a `--desired-nodes` outside the GPU pool's min..max exits 2 with no plan files.
 """
 
 import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from infra_assets.assets import (
     StackWork,
@@ -25,7 +29,19 @@ from infra_assets.assets import (
 )
 from infra_assets.programs.gpu_pool import gpu_pool_program
 from infra_assets.render import change_counts, masked_outputs, write_plan
-from infra_assets.settings import COMPONENTS, DEFAULT_OUT_DIR, ESC, GPU_POOL, K8S, InfraSettings, parse_stack_name
+from infra_assets.settings import (
+    COMPONENTS,
+    DEFAULT_OUT_DIR,
+    ESC,
+    GPU_POOL,
+    K8S,
+    MODE_ENV_VAR,
+    InfraSettings,
+    check_env,
+    check_mode,
+    parse_stack_name,
+)
+from infra_assets.specs.gpu_pool import NodeCountError
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
 from resources.registry import current_env
 
@@ -69,14 +85,48 @@ def _pulumi_resource() -> PulumiStackResource:
 
 
 def build_work(infra: InfraSettings, component: str, desired_nodes: int | None) -> StackWork:
-    """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI)."""
+    """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI).
+
+    Raises `NodeCountError` when `desired_nodes` is outside the GPU pool's bounds.
+    """
     if component == ESC:
         return esc_work(infra)
     if component == GPU_POOL:
-        pool = infra.specs().gpu_pool
-        nodes = pool.clamp(pool.desired_nodes if desired_nodes is None else desired_nodes)
+        nodes = infra.specs().gpu_pool.desired_nodes if desired_nodes is None else desired_nodes
         return gpu_pool_work(infra, nodes, "python -m infra_assets")
     return k8s_work(infra, desired_nodes)
+
+
+@dataclass(frozen=True)
+class StackJob:
+    """One stack the command runs: its settings, component and the work built (and checked) up front."""
+
+    stack: str
+    infra: InfraSettings
+    component: str
+    work: StackWork
+
+
+def prepare(args: argparse.Namespace) -> list[StackJob]:
+    """Check every input and build every stack's work before anything is written (`ValueError` on bad input)."""
+    try:
+        check_mode(os.environ.get(MODE_ENV_VAR) or "plan")
+    except ValueError as e:
+        raise ValueError(f"{MODE_ENV_VAR}: {e}") from None
+    if args.env is not None:
+        check_env(args.env)
+    jobs: list[StackJob] = []
+    for stack in _stacks(args):
+        env, component = parse_stack_name(stack)
+        try:
+            infra = _settings(check_env(env), args.out)
+            work = build_work(infra, component, args.desired_nodes)
+        except NodeCountError as e:
+            raise ValueError(f"--desired-nodes for {stack}: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"stack {stack}: {e}") from None
+        jobs.append(StackJob(stack, infra, component, work))
+    return jobs
 
 
 def current_pool_size(pulumi: PulumiStackResource, infra: InfraSettings) -> int | None:
@@ -99,10 +149,8 @@ def _stacks(args: argparse.Namespace) -> list[str]:
     raise ValueError("give --stack (preview/up) or --env (plan)")
 
 
-def _run_one(args: argparse.Namespace, stack: str) -> int:
-    env, component = parse_stack_name(stack)
-    infra = _settings(env, args.out)
-    work = build_work(infra, component, args.desired_nodes)
+def _run_one(args: argparse.Namespace, job: StackJob) -> int:
+    stack, infra, component, work = job.stack, job.infra, job.component, job.work
     paths = write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
     print(f"{stack}: plan written to {paths[next(iter(work.files))].parent}")
     if not work.report.passed:
@@ -120,8 +168,13 @@ def _run_one(args: argparse.Namespace, stack: str) -> int:
     # The backlog sensor owns the pool size: unless told otherwise, keep the size the gpu-pool stack runs now.
     sized_by_pool = component in (GPU_POOL, K8S) and args.desired_nodes is None
     if sized_by_pool and (current := current_pool_size(pulumi, infra)) is not None:
-        print(f"{stack}: keeping the GPU pool at its current {current} node(s) (--desired-nodes overrides)")
-        work = build_work(infra, component, current)
+        pool = infra.specs().gpu_pool
+        kept = pool.clamp(current)  # the bounds may have narrowed since the pool was sized
+        if kept == current:
+            print(f"{stack}: keeping the GPU pool at its current {current} node(s) (--desired-nodes overrides)")
+        else:
+            print(f"{stack}: the GPU pool runs {current} node(s), outside {pool.allowed_range}; planning {kept}")
+        work = build_work(infra, component, kept)
         write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
     redact = secret_redactor(infra, pulumi, work)
     try:
@@ -152,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
         "--env", help="plan: every stack of this environment (local | production; default: SOPHIA_ENV, else local)"
     )
     p.add_argument("--out", default=os.environ.get("SOPHIA_INFRA_OUT", DEFAULT_OUT_DIR), help="plan directory")
-    p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size (gpu-pool, k8s stacks)")
+    p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size, within its min..max (gpu-pool, k8s)")
     p.epilog = (
         f"exit codes: {EXIT_OK} ok, {EXIT_PULUMI_FAILED} pulumi failed, {EXIT_USAGE} usage, {EXIT_NO_CLI} no "
         f"pulumi CLI, {EXIT_INVALID_SPEC} invalid spec, {EXIT_MISSING_CREDENTIALS} missing credentials, "
@@ -165,15 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command for each stack; returns the process exit code."""
     args = parser().parse_args(argv)
     try:
-        stacks = _stacks(args)
-        for stack in stacks:
-            parse_stack_name(stack)
+        jobs = prepare(args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     worst = EXIT_OK
-    for stack in stacks:
-        code = _run_one(args, stack)
+    for job in jobs:
+        code = _run_one(args, job)
         worst = worst or code
         if code not in (EXIT_OK, EXIT_INVALID_SPEC):
             return code  # no point continuing without the CLI, credentials or a lock

@@ -3,7 +3,8 @@
 Every asset builds its stack's `StackWork` from the pure specs, always writes the plan (files under the
 plan directory + metadata), then, in preview/apply mode and when the Pulumi CLI and credentials are
 present, runs the stack through the `pulumi` resource. Each asset sits in its stack's concurrency pool, so
-two runs never touch one stack at once.
+two runs never touch one stack at once. A pool size asked for in run config outside the pool's bounds fails
+the run before anything is rendered or written.
 """
 
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from infra_assets.settings import (
     stack_name,
 )
 from infra_assets.specs.esc import esc_document, render_esc_yaml
+from infra_assets.specs.gpu_pool import GpuPoolSpec, NodeCountError
 from infra_assets.specs.k8s import render_manifests
 from infra_assets.specs.validation import (
     ValidationReport,
@@ -185,6 +187,29 @@ def int_metadata(event: dg.EventLogEntry | None, name: str) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def recorded_pool_size(instance: dg.DagsterInstance, pool: GpuPoolSpec) -> tuple[int, int] | None:
+    """(recorded, usable) size of the last `lambda_gpu_pool` plan, or None if it was never planned.
+
+    `usable` is the recorded size brought within the pool's bounds: nobody asks for a recorded size now, and
+    the bounds may have narrowed since it was planned, so it is clamped (with a warning) rather than refused.
+    """
+    recorded = latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes")
+    return None if recorded is None else (recorded, pool.clamp(recorded))
+
+
+def stale_size_warning(pool: GpuPoolSpec, recorded: int, usable: int) -> str:
+    """What the log says when a recorded pool size is outside the pool's bounds."""
+    return (
+        f"The last planned GPU pool size {recorded} is outside {pool.pool_name}'s allowed range "
+        f"{pool.allowed_range}; using {usable}."
+    )
+
+
+def refused_size(stack: str, error: NodeCountError) -> dg.Failure:
+    """The run failure for an out-of-range pool size: names the allowed range; nothing was written."""
+    return dg.Failure(description=f"Refusing to plan stack {stack}: {error}. Nothing was planned or applied.")
+
+
 def missing_credentials(infra: InfraSettings, pulumi: PulumiStackResource, component: str) -> list[str]:
     """Names of the variables a real run of `component` needs but doesn't have."""
     has_token = bool(getattr(pulumi, "access_token", None))
@@ -296,7 +321,9 @@ class GpuPoolScaleConfig(dg.Config):
     """Run config of `lambda_gpu_pool` (what `scale_gpu_pool_job` and the backlog sensor set)."""
 
     desired_nodes: int | None = Field(
-        default=None, description="Nodes to run; default: the last materialized size, else the spec's desired."
+        default=None,
+        description="Nodes to run, within the pool's min..max (outside it the run fails and nothing is "
+        "planned); default: the last materialized size, else the spec's desired.",
     )
     reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
 
@@ -336,16 +363,20 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
         pulumi: PulumiStackResource,
     ) -> dg.MaterializeResult:
         base = infra.specs().gpu_pool
-        requested, reason = config.desired_nodes, config.reason
-        if requested is None:  # keep what the pool was last asked to run (the sensor owns the size)
-            last = latest_int_metadata(context.instance, GPU_POOL_KEY, "desired_nodes")
-            requested = base.desired_nodes if last is None else last
-            reason = f"{reason} (kept from the last materialization)" if last is not None else reason
-        desired = base.clamp(requested)
-        if desired != requested:
-            context.log.warning(
-                f"{requested} nodes requested; clamped to {desired} ({base.min_nodes}..{base.max_nodes})."
-            )
+        reason = config.reason
+        if config.desired_nodes is not None:
+            try:
+                requested = desired = base.check_nodes(config.desired_nodes)
+            except NodeCountError as e:
+                raise refused_size(gpu_stack, e) from None
+        elif (recorded := recorded_pool_size(context.instance, base)) is not None:
+            # keep what the pool was last asked to run (the sensor owns the size)
+            requested, desired = recorded
+            reason = f"{reason} (kept from the last materialization)"
+            if desired != requested:
+                context.log.warning(stale_size_warning(base, requested, desired))
+        else:
+            requested = desired = base.desired_nodes
         outcome = run_stack(context, infra, pulumi, gpu_pool_work(infra, desired, reason))
         metadata = {**outcome.metadata, "requested_nodes": requested}
         if outcome.decision.effective == "apply" and isinstance(outcome.outputs.get("node_count"), int):
@@ -365,8 +396,11 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
     def k8s_deployments(
         context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
     ) -> dg.MaterializeResult:
-        gpu_nodes = latest_int_metadata(context.instance, GPU_POOL_KEY, "desired_nodes")
-        outcome = run_stack(context, infra, pulumi, k8s_work(infra, gpu_nodes))
+        pool = infra.specs().gpu_pool
+        recorded = recorded_pool_size(context.instance, pool)
+        if recorded is not None and recorded[0] != recorded[1]:
+            context.log.warning(stale_size_warning(pool, *recorded))
+        outcome = run_stack(context, infra, pulumi, k8s_work(infra, None if recorded is None else recorded[1]))
         return dg.MaterializeResult(metadata=outcome.metadata)
 
     return [esc_environment, lambda_gpu_pool, k8s_deployments]

@@ -18,7 +18,7 @@ from infra_assets.assets import (
     esc_work,
     gpu_pool_work,
     k8s_work,
-    latest_int_metadata,
+    recorded_pool_size,
     run_pulumi,
     secret_redactor,
     stack_mode,
@@ -42,13 +42,19 @@ def _esc(_: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
     return esc_work(infra)
 
 
+def _pool_size(instance: dg.DagsterInstance, infra: InfraSettings) -> int | None:
+    """The size the assets plan with: the last recorded one, within the pool's bounds (None: never planned)."""
+    recorded = recorded_pool_size(instance, infra.specs().gpu_pool)
+    return None if recorded is None else recorded[1]
+
+
 def _gpu_pool(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
-    desired = latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes")
+    desired = _pool_size(instance, infra)
     return gpu_pool_work(infra, infra.specs().gpu_pool.desired_nodes if desired is None else desired, "check")
 
 
 def _k8s(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
-    return k8s_work(infra, latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes"))
+    return k8s_work(infra, _pool_size(instance, infra))
 
 
 def validation_result(report: ValidationReport) -> dg.AssetCheckResult:

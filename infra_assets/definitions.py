@@ -13,7 +13,7 @@ import dagster as dg
 from infra_assets.assets import ASSET_KEYS, GPU_POOL_KEY, build_infra_assets
 from infra_assets.checks import build_infra_checks
 from infra_assets.sensors import build_backlog_sensor
-from infra_assets.settings import DEFAULT_OUT_DIR, GPU_POOL, InfraSettings, stack_name
+from infra_assets.settings import DEFAULT_OUT_DIR, GPU_POOL, MODE_ENV_VAR, InfraSettings, stack_name
 from infra_assets.specs.gpu_pool import build_gpu_pool_spec
 from resources.pulumi_stack import PulumiStackResource, stack_run_tags
 
@@ -35,7 +35,7 @@ def build_infra_resources(env: str) -> dict[str, Any]:
     """`infra` (InfraSettings) and `pulumi` (PulumiStackResource), configured from the environment."""
     infra = InfraSettings(
         env=env,
-        mode=os.environ.get("SOPHIA_INFRA_MODE", "plan"),
+        mode=os.environ.get(MODE_ENV_VAR, "plan"),
         out_dir=os.environ.get("SOPHIA_INFRA_OUT", DEFAULT_OUT_DIR),
         pulumi_org=os.environ.get("PULUMI_ORG", "sophia-ai"),
         lambda_api_key=_secret("LAMBDA_API_KEY"),

@@ -25,7 +25,7 @@ class ScalingPolicy:
 
     @classmethod
     def for_pool(cls, pool: GpuPoolSpec, *, cooldown_s: float = 900.0) -> ScalingPolicy:
-        """Bounds and per-node backlog from the pool spec."""
+        """Bounds and per-node backlog from the pool spec (the bounds `GpuPoolSpec.check_nodes` enforces)."""
         return cls(pool.min_nodes, pool.max_nodes, pool.backlog_per_node, cooldown_s=cooldown_s)
 
     def target(self, backlog: int) -> int:

@@ -3,7 +3,8 @@
 The data plane puts `pending_embedding` (chunks not yet embedded) on materializations of `chunks` and
 `chunk_vectors`. The sensor reads the newer of the two, asks the pure scaling policy for a node count,
 and when that differs from the last one it asked for (the cursor), requests `scale_gpu_pool_job` with run
-config `{desired_nodes, reason}` for `lambda_gpu_pool`.
+config `{desired_nodes, reason}` for `lambda_gpu_pool`. Sizes come from the pool spec's bounds (the policy's
+min/max) and pass the same `GpuPoolSpec.check_nodes` the asset applies, so a request is never out of range.
 """
 
 import json
@@ -69,7 +70,7 @@ def build_backlog_sensor(
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED if env == "local" else dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Scales the Lambda GPU pool ({pool.min_nodes}..{pool.max_nodes} nodes, {pool.backlog_per_node} "
+            f"Scales the Lambda GPU pool ({pool.allowed_range} nodes, {pool.backlog_per_node} "
             f"chunks per node) to the embedding backlog; scale-down waits {cooldown_s:.0f}s after a change."
         ),
     )
@@ -90,13 +91,14 @@ def build_backlog_sensor(
         if not decision.changed:
             context.update_cursor(json.dumps({"desired": current, "changed_at": changed_at}))
             return dg.SkipReason(f"Keeping {current} node(s): {decision.reason} ({reading.asset}).")
+        desired = pool.check_nodes(decision.desired_nodes)  # the asset's rule; the policy keeps within it
         reason = f"{decision.reason}; reported by {reading.asset}"
         request = dg.RunRequest(
-            run_key=f"gpu-pool-{decision.desired_nodes}-{reading.timestamp:.6f}",
-            run_config=scale_run_config(decision.desired_nodes, reason),
+            run_key=f"gpu-pool-{desired}-{reading.timestamp:.6f}",
+            run_config=scale_run_config(desired, reason),
             tags={"sophia/scaling": "backlog", "sophia/pending_embedding": str(reading.backlog)},
         )
-        cursor = {"desired": decision.desired_nodes, "changed_at": now, "backlog": reading.backlog}
+        cursor = {"desired": desired, "changed_at": now, "backlog": reading.backlog}
         return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
     return gpu_backlog_sensor

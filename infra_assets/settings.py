@@ -14,13 +14,29 @@ import dagster as dg
 from pydantic import Field
 
 from infra_assets.specs import InfraSpecs, build_infra_specs
+from resources.registry import ENVS
 
 MODES = ("plan", "preview", "apply")
+MODE_ENV_VAR = "SOPHIA_INFRA_MODE"
 ESC, GPU_POOL, K8S = "esc", "gpu-pool", "k8s"
 COMPONENTS = (ESC, GPU_POOL, K8S)
 DEFAULT_OUT_DIR = ".sophia/infra"
 _DIY_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
 _PASSPHRASE_PROVIDERS = (None, "", "passphrase", "default")
+
+
+def check_mode(mode: str) -> str:
+    """`mode` if it is one of `MODES`, else a `ValueError` listing them."""
+    if mode not in MODES:
+        raise ValueError(f"unknown infra mode {mode!r}; expected one of {', '.join(MODES)}")
+    return mode
+
+
+def check_env(env: str) -> str:
+    """`env` if it is a known environment (`resources.registry.ENVS`), else a `ValueError` listing them."""
+    if env not in ENVS:
+        raise ValueError(f"unknown environment {env!r}; expected one of {', '.join(ENVS)}")
+    return env
 
 
 def stack_name(env: str, component: str) -> str:
@@ -55,9 +71,7 @@ class ModeDecision:
 
 def decide_mode(requested: str, *, cli_found: bool, missing: list[str]) -> ModeDecision:
     """Run `requested` if possible; otherwise plan, with the reason."""
-    if requested not in MODES:
-        raise ValueError(f"unknown infra mode {requested!r}; expected one of {', '.join(MODES)}")
-    if requested == "plan":
+    if check_mode(requested) == "plan":
         return ModeDecision(requested, "plan")
     if not cli_found:
         return ModeDecision(requested, "plan", "pulumi CLI not found on PATH")
@@ -93,9 +107,7 @@ class InfraSettings(dg.ConfigurableResource):
 
     @property
     def requested_mode(self) -> str:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown infra mode {self.mode!r}; expected one of {', '.join(MODES)}")
-        return self.mode
+        return check_mode(self.mode)
 
     @property
     def output_dir(self) -> Path:

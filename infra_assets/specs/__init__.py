@@ -19,10 +19,13 @@ class InfraSpecs:
 
 
 def build_infra_specs(env: str, *, organization: str = "sophia-ai", desired_nodes: int | None = None) -> InfraSpecs:
-    """All specs for `env`; `desired_nodes` overrides the pool size (and with it the TEI replica count)."""
+    """All specs for `env`; `desired_nodes` overrides the pool size (and with it the TEI replica count).
+
+    An override outside the pool's bounds raises `NodeCountError` (a `ValueError`) naming the allowed range.
+    """
     # Workloads (and Dagster, when it runs in the cluster) reach the embedding server at its Service URL.
     esc = build_esc_spec(env, organization=organization, extra_env={"TEI_URL": TEI_SERVICE_URL})
     pool = build_gpu_pool_spec(env)
     if desired_nodes is not None:
-        pool = pool.with_desired(desired_nodes)
+        pool = pool.with_desired(pool.check_nodes(desired_nodes))
     return InfraSpecs(esc=esc, gpu_pool=pool, k8s=build_k8s_spec(env, esc=esc, gpu_pool=pool))

@@ -13,6 +13,10 @@ GPU_POOL_LABEL = "sophia.ai/gpu-pool"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
 
+class NodeCountError(ValueError):
+    """A requested GPU node count outside the pool's allowed range (refused before anything is rendered)."""
+
+
 @dataclass(frozen=True, slots=True)
 class GpuPoolSpec:
     """A pool of identical Lambda instances, sized between `min_nodes` and `max_nodes`."""
@@ -35,8 +39,26 @@ class GpuPoolSpec:
         """The label that pins GPU workloads to this pool's nodes."""
         return {GPU_POOL_LABEL: self.pool_name}
 
+    @property
+    def allowed_range(self) -> str:
+        """The node counts this pool may run, e.g. `0..4`."""
+        return f"{self.min_nodes}..{self.max_nodes}"
+
+    def check_nodes(self, nodes: int) -> int:
+        """`nodes` when the pool may run that many, else `NodeCountError` naming the allowed range.
+
+        The one rule for every requested size (CLI `--desired-nodes`, the assets' run config, the sensor);
+        TEI replicas follow the pool, so the k8s stack is bounded by it too.
+        """
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or not self.min_nodes <= nodes <= self.max_nodes:
+            raise NodeCountError(
+                f"desired_nodes {nodes!r} is out of range for GPU pool {self.pool_name}: "
+                f"allowed {self.allowed_range} node(s)"
+            )
+        return nodes
+
     def clamp(self, nodes: int) -> int:
-        """`nodes` bounded to [min_nodes, max_nodes]."""
+        """`nodes` bounded to [min_nodes, max_nodes] (for sizes nobody asked for now, e.g. a stale record)."""
         return max(self.min_nodes, min(self.max_nodes, nodes))
 
     def with_desired(self, nodes: int) -> GpuPoolSpec:
