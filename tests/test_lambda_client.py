@@ -206,3 +206,45 @@ def test_parse_retry_after() -> None:
 def test_empty_key_is_rejected() -> None:
     with pytest.raises(ValueError):
         LambdaCloudClient("")
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_launch_is_not_resent_after_an_answer_that_may_follow_a_launch(
+    standin: LambdaCloudStandIn, fake: FakeTime, status: int
+) -> None:
+    route = ("POST", "/instance-operations/launch")
+    standin.lose_replies(1, status=status, route=route)  # carried out server-side, then answered `status`
+    client = make_client(standin, fake, min_request_interval_s=0.0, launch_interval_s=0.0)
+    with client, pytest.raises(LambdaApiError) as info:
+        launch(client)
+    assert info.value.status == status and info.value.transient
+    assert len(standin.calls(*route)) == 1  # resending could launch a duplicate: the caller re-lists instead
+    assert len(standin.present_ids()) == 1
+
+
+def test_dropped_launch_reply_is_transient_and_not_resent(standin: LambdaCloudStandIn, fake: FakeTime) -> None:
+    route = ("POST", "/instance-operations/launch")
+    standin.lose_replies(1, status=None, route=route)
+    client = make_client(standin, fake, min_request_interval_s=0.0, launch_interval_s=0.0)
+    with client, pytest.raises(LambdaApiError) as info:
+        launch(client)
+    assert info.value.code == "transport/error" and info.value.status is None and info.value.transient
+    assert len(standin.calls(*route)) == 1 and len(standin.present_ids()) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("global/rate-limited", 429, True),
+        ("global/internal-error", 500, True),
+        ("http/504", 504, True),
+        ("transport/connect-error", None, True),
+        ("transport/error", None, True),
+        ("instance-operations/launch/insufficient-capacity", 400, False),
+        ("global/invalid-parameters", 400, False),
+        ("global/invalid-api-key", 401, False),
+        ("global/unexpected-response", None, False),
+    ],
+)
+def test_transient_classification(code: str, status: int | None, transient: bool) -> None:
+    assert LambdaApiError(code, "m", status).transient is transient

@@ -19,7 +19,10 @@ from resources import http_retry
 
 DEFAULT_BASE_URL = "https://cloud.lambda.ai/api/v1"
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
-_GATEWAY_ERRORS = frozenset({502, 503, 504})
+TRANSPORT_CODE_PREFIX = "transport/"
+# Answers meaning a launch was NOT carried out (rate limited, service unavailable): safe to send again. Any
+# other 5xx, a timeout or a dropped connection may follow a launch that happened: the caller re-lists instead.
+_LAUNCH_NOT_CARRIED_OUT = frozenset({429, 503})
 
 
 class LambdaApiError(Exception):
@@ -37,6 +40,13 @@ class LambdaApiError(Exception):
         if suggestion:
             text += f" Suggestion: {suggestion}"
         super().__init__(text)
+
+    @property
+    def transient(self) -> bool:
+        """True for failures worth another try later: 429, any 5xx, timeouts and connection failures."""
+        if self.status is None:
+            return self.code.startswith(TRANSPORT_CODE_PREFIX)
+        return http_retry.is_retryable_status(self.status)
 
 
 class InsufficientCapacityError(LambdaApiError):
@@ -67,8 +77,9 @@ class LambdaCloudClient:
     - At least `min_request_interval_s` between any two requests and `launch_interval_s` between launches
       (measured with the injected `clock`, waited out with the injected `sleep`).
     - Retries 429, 5xx and connection errors with exponential backoff (honouring Retry-After), at most
-      `max_retries` times. A launch is not retried on a plain 500 or on a read error, since it may have
-      been carried out; gateway errors (502/503/504), 429 and connect errors are retried.
+      `max_retries` times. A launch is retried only when it surely was not carried out (429, 503, no
+      connection); after any other 5xx, a timeout or a dropped connection it may have happened, so the
+      error (`transient`) goes to the caller, which re-lists instances by name before launching again.
     """
 
     def __init__(
@@ -210,12 +221,14 @@ class LambdaCloudClient:
                 response = self._http.request(method, url, json=body, headers={"Authorization": self._auth_header()})
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = LambdaApiError(
-                    "transport/connect-error", f"{method} {path}: cannot connect ({type(exc).__name__})", None
+                    f"{TRANSPORT_CODE_PREFIX}connect-error",
+                    f"{method} {path}: cannot connect ({type(exc).__name__})",
+                    None,
                 )
                 retryable = True
             except httpx.TransportError as exc:
                 error = LambdaApiError(
-                    "transport/error", f"{method} {path}: request failed ({type(exc).__name__})", None
+                    f"{TRANSPORT_CODE_PREFIX}error", f"{method} {path}: request failed ({type(exc).__name__})", None
                 )
                 retryable = idempotent
             else:
@@ -225,7 +238,7 @@ class LambdaCloudClient:
                     error_from_body(response.status_code, _json_or_none(response), response.text[:200])
                 )
                 status = response.status_code
-                retryable = status == 429 or (status >= 500 and (idempotent or status in _GATEWAY_ERRORS))
+                retryable = error.transient and (idempotent or status in _LAUNCH_NOT_CARRIED_OUT)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if retry_after is not None:
                     delay = min(retry_after, self.max_retry_after_s)

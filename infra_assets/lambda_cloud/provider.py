@@ -10,9 +10,16 @@ Scaling: one launch call per instance (named ``<name_prefix>-NNN``, never reusin
 terminates the newest first (recorded launch time, then name number), healthy instances are never replaced.
 Unhealthy instances being replaced are terminated only after the launches succeeded.
 
-Partial failure: when a launch fails (e.g. insufficient capacity) the instances launched so far are kept and
-the operation raises `LambdaPoolScalingError` ("launched k of n ..."). `pulumi up` fails visibly; the next
-`pulumi up` re-plans from the real (listed) count. `diff` also reports an update whenever the recorded
+Transient launch failures (429, 5xx, timeouts, dropped connections the client does not retry itself) are
+resumed within the same create/update: the provider waits a little, re-lists the instances, adopts any
+instance the failed call did launch (found by its name and tag: a lost reply never causes a duplicate), and
+launches only what is still missing, at most `MAX_LAUNCH_RESUMES` times in a row and within
+`LAUNCH_RESUME_WINDOW_S`.
+
+Partial failure: when a launch fails for good (insufficient capacity, invalid parameters, a bad key, or
+transient failures beyond those bounds) the instances launched so far are kept and the operation raises
+`LambdaPoolScalingError` ("launched k of n ..."). `pulumi up` fails visibly; the next `pulumi up` re-plans
+from the real (listed) count. `diff` also reports an update whenever the recorded
 `node_count` differs from `desired_nodes`, so drift or a short pool is always retried.
 
 Diff: desired_nodes, ssh_key_names (future launches only), api_base_url and the intervals update in place;
@@ -59,6 +66,12 @@ API_KEY_ENV = "LAMBDA_API_KEY"
 DEFAULT_READY_TIMEOUT_S = 600.0
 READY_POLL_INTERVAL_S = 10.0
 PROVIDER_KEY = "__provider"
+MAX_LAUNCH_RESUMES = 5
+"""Transient launch failures in a row that are resumed (re-list, launch what is missing) before giving up."""
+LAUNCH_RESUME_WINDOW_S = 900.0
+"""No resume starts later than this after the create/update began launching."""
+RESUME_BACKOFF_S = 5.0
+RESUME_BACKOFF_MAX_S = 60.0
 
 REPLACE_KEYS = ("pool_name", "instance_type", "region", "name_prefix", "file_system_names")
 """Inputs whose change replaces the pool (delete first, then create)."""
@@ -146,6 +159,18 @@ class PoolSpec:
             "launch_interval_s": self.launch_interval_s,
             "ready_timeout_s": self.ready_timeout_s,
         }
+
+
+@dataclass
+class _Launches:
+    """Progress of one create/update's launches (what the partial-failure message reports)."""
+
+    requested: int  # instances missing when the operation started
+    live_before: int
+    launched: list[str]  # ids this operation launched, including ones adopted after a lost reply
+    names: set[str]  # names this operation asked for
+    sequence: int  # last name number used
+    resumes: int = 0  # transient failures in a row
 
 
 @dataclass(frozen=True)
@@ -326,43 +351,99 @@ class LambdaGpuPoolProvider(ResourceProvider):
             launched_at = self._stamp(listing, spec, recorded.launched_at)
             members = self._members(listing, spec, launched_at)
             plan = plan_scaling(members, spec.desired_nodes)
-            sequence = _high_water(listing, spec, launched_at, recorded.name_sequence)
-            live_before = sum(1 for m in members if is_live(m.status))
-            launched: list[str] = []
-            for _ in range(plan.launch):
-                sequence += 1
-                try:
-                    iid = client.launch_one(
-                        spec.region,
-                        spec.instance_type,
-                        spec.ssh_key_names,
-                        spec.file_system_names,
-                        instance_name(spec.name_prefix, sequence),
-                        tags=[{"key": POOL_TAG_KEY, "value": spec.pool_name}],
-                    )
-                except LambdaApiError as exc:
-                    raise self._partial_failure(spec, exc, launched, plan.launch, live_before) from exc
-                launched.append(iid)
-                launched_at[iid] = self._wall_clock()
+            progress = _Launches(
+                requested=plan.launch,
+                live_before=sum(1 for m in members if is_live(m.status)),
+                launched=[],
+                names=set(),
+                sequence=_high_water(listing, spec, launched_at, recorded.name_sequence),
+            )
+            deadline = self._clock() + LAUNCH_RESUME_WINDOW_S
+            while not self._launch(client, spec, plan.launch, launched_at, progress, deadline):
+                # A transient failure: the launch may have happened. Re-list, adopt it if so, re-plan.
+                listing = client.list_instances()
+                self._adopt(listing, spec, launched_at, progress)
+                plan = plan_scaling(self._members(listing, spec, launched_at), spec.desired_nodes)
+                # Reuse the failed call's number only if no instance carries it.
+                progress.sequence = _high_water(listing, spec, launched_at, progress.sequence - 1)
             client.terminate(plan.terminate)
             for iid in plan.terminate:
                 launched_at.pop(iid, None)
             listing = self._wait_until_ready(client, spec, launched_at)
-        return self._outputs(spec, listing, launched_at, sequence)
+        return self._outputs(spec, listing, launched_at, progress.sequence)
 
-    def _partial_failure(
-        self, spec: PoolSpec, exc: LambdaApiError, launched: list[str], requested: int, live_before: int
-    ) -> LambdaPoolScalingError:
-        node_count = live_before + len(launched)
+    def _launch(
+        self,
+        client: LambdaCloudClient,
+        spec: PoolSpec,
+        count: int,
+        launched_at: dict[str, float],
+        progress: _Launches,
+        deadline: float,
+    ) -> bool:
+        """Launch `count` instances; False after a transient failure worth resuming (having waited a bit).
+
+        Raises `LambdaPoolScalingError` on a permanent failure or when resuming is out of attempts or time.
+        """
+        for _ in range(count):
+            progress.sequence += 1
+            name = instance_name(spec.name_prefix, progress.sequence)
+            progress.names.add(name)
+            try:
+                iid = client.launch_one(
+                    spec.region,
+                    spec.instance_type,
+                    spec.ssh_key_names,
+                    spec.file_system_names,
+                    name,
+                    tags=[{"key": POOL_TAG_KEY, "value": spec.pool_name}],
+                )
+            except LambdaApiError as exc:
+                resumable = exc.transient and progress.resumes < MAX_LAUNCH_RESUMES and self._clock() < deadline
+                if not resumable:
+                    raise self._partial_failure(spec, exc, progress) from exc
+                progress.resumes += 1
+                wait = min(RESUME_BACKOFF_MAX_S, RESUME_BACKOFF_S * 2 ** (progress.resumes - 1))
+                pulumi.log.warn(
+                    f"Lambda GPU pool {spec.pool_name!r}: launching {name} failed ({exc.code}); re-listing "
+                    f"instances in {wait:.0f}s to launch only what is missing "
+                    f"(attempt {progress.resumes} of {MAX_LAUNCH_RESUMES})."
+                )
+                self._sleep(wait)
+                return False
+            progress.resumes = 0
+            progress.launched.append(iid)
+            launched_at[iid] = self._wall_clock()
+        return True
+
+    def _adopt(
+        self, listing: Sequence[Mapping[str, Any]], spec: PoolSpec, launched_at: dict[str, float], progress: _Launches
+    ) -> None:
+        """Record instances this operation launched whose reply was lost (found by name), as launched now."""
+        for raw in listing:
+            iid = str(raw.get("id"))
+            fresh = iid not in launched_at and raw.get("name") in progress.names
+            if fresh and _is_member(raw, spec, launched_at) and str(raw.get("status")) not in GONE_STATUSES:
+                progress.launched.append(iid)
+                launched_at[iid] = self._wall_clock()
+        launched_at.update(self._stamp(listing, spec, launched_at))
+
+    def _partial_failure(self, spec: PoolSpec, exc: LambdaApiError, progress: _Launches) -> LambdaPoolScalingError:
+        launched = progress.launched
+        node_count = progress.live_before + len(launched)
         kept = f" (kept: {', '.join(launched)})" if launched else ""
         message = (
-            f"Lambda GPU pool {spec.pool_name!r}: launched {len(launched)} of {requested} requested "
+            f"Lambda GPU pool {spec.pool_name!r}: launched {len(launched)} of {progress.requested} requested "
             f"{spec.instance_type} instances in {spec.region}{kept}; the pool now has {node_count} of "
             f"{spec.desired_nodes} desired nodes. Launched instances are kept and tagged "
             f"{POOL_TAG_KEY}={spec.pool_name}; the next `pulumi up` resumes from the real count. Cause: {exc}"
         )
         return LambdaPoolScalingError(
-            message, launched=len(launched), requested=requested, node_count=node_count, desired=spec.desired_nodes
+            message,
+            launched=len(launched),
+            requested=progress.requested,
+            node_count=node_count,
+            desired=spec.desired_nodes,
         )
 
     def _wait_until_ready(

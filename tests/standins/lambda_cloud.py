@@ -5,12 +5,17 @@ instance per call; a `quantity` field is recorded and ignored, or rejected with 
 POST /api/v1/instance-operations/terminate and GET /api/v1/instance-types, with the documented shapes and
 `{error:{code,message,suggestion?}}` errors. Checks Basic (key as user) or Bearer auth. Instances go
 booting -> active after `boot_lists` listings; terminated ones go terminating -> terminated -> gone.
+
+Faults: `inject_errors` answers an error before a request is carried out; `lose_replies` carries requests out
+and then answers an error or drops the connection (the reply is lost); `inject_random_faults(rate, seed=...)` does
+either at random, reproducibly, and records each fault in `fault_log`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +54,42 @@ class LambdaRequest:
     body: Any
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure: `rejected` (answered `status` before being carried out), `dropped` (connection
+    closed before), or `lost` (carried out, then answered `status` or, with status None, dropped)."""
+
+    kind: str
+    status: int | None
+
+    def reply(self) -> Reply | None:
+        """What the client gets (None: the connection is dropped)."""
+        if self.status is None:
+            return None
+        if self.status in (502, 504):  # gateways answer in plain text
+            return Reply(self.status, f"{self.status} gateway error".encode())
+        code = {429: "global/rate-limited", 503: "provider/internal-unavailable"}.get(
+            self.status, "global/internal-error"
+        )
+        return Reply(self.status, _error(code, "Injected failure from the stand-in."), {"Retry-After": "1"})
+
+
+RANDOM_FAULTS: tuple[Fault, ...] = (
+    *(Fault("rejected", status) for status in (429, 500, 502, 503, 504)),
+    Fault("dropped", None),
+    *(Fault("lost", status) for status in (500, 502, 504, None)),
+)
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """A random fault as it happened."""
+
+    method: str
+    path: str
+    fault: Fault
+
+
 @dataclass
 class _Instance:
     data: dict[str, Any]
@@ -79,6 +120,9 @@ class LambdaCloudStandIn(StandinServer):
         super().__init__()
         self._instances: dict[str, _Instance] = {}
         self._ip_counter = 0
+        self._lost: list[Injected] = []
+        self._random_faults: tuple[random.Random, float, Callable[[RecordedRequest], bool]] | None = None
+        self.fault_log: list[FaultRecord] = []
 
     # ---- test controls ------------------------------------------------------------------------------
 
@@ -95,6 +139,20 @@ class LambdaCloudStandIn(StandinServer):
         target = None if route is None else (route[0], PREFIX + route[1])
         body = _error(code, "Injected failure from the stand-in.")
         self.inject(Injected(count, status, retry_after, body=body, applies=_on_route(target)))
+
+    def lose_replies(self, count: int, status: int | None = None, route: tuple[str, str] | None = None) -> None:
+        """Carry out the next `count` requests (only those to `route` if given), then answer `status` instead
+        of the result, or drop the connection when `status` is None: the work is done, the reply is lost."""
+        target = None if route is None else (route[0], PREFIX + route[1])
+        with self._lock:
+            self._lost.append(Injected(count, status or 0, drop=status is None, applies=_on_route(target)))
+
+    def inject_random_faults(self, rate: float, *, seed: int = 0, route: tuple[str, str] | None = None) -> None:
+        """From now on fail each request (only those to `route` if given) with probability `rate`, with a fault
+        drawn from `RANDOM_FAULTS`; `seed` makes the sequence reproducible. `rate=0` turns it off."""
+        target = None if route is None else (route[0], PREFIX + route[1])
+        with self._lock:
+            self._random_faults = (random.Random(seed), rate, _on_route(target)) if rate > 0 else None
 
     def add_instance(self, name: str, instance_type: str, region: str, status: str = "active", **extra: Any) -> str:
         """Create an instance directly (e.g. one not managed by the pool); returns its id."""
@@ -197,9 +255,32 @@ class LambdaCloudStandIn(StandinServer):
         self.requests.append(LambdaRequest(request.method, request.path, request.headers, _json_body(request.body)))
 
     def handle(self, request: RecordedRequest) -> Reply | None:
-        """The default flow (record, injected failure, auth, route), all under the lock the controls take."""
+        """Faults first (see the module doc), then the default flow (record, injected failure, auth, route),
+        all under the lock the controls take."""
         with self._lock:
-            return super().handle(request)
+            fault = self._take_lost(request) or self._draw_fault(request)
+            if fault is not None and fault.kind != "lost":
+                self.record(request)
+                return fault.reply()
+            reply = super().handle(request)
+            return reply if fault is None else fault.reply()
+
+    def _take_lost(self, request: RecordedRequest) -> Fault | None:
+        for injected in self._lost:
+            if injected.remaining > 0 and injected.applies(request):
+                injected.remaining -= 1
+                return Fault("lost", None if injected.drop else injected.status)
+        return None
+
+    def _draw_fault(self, request: RecordedRequest) -> Fault | None:
+        if self._random_faults is None:
+            return None
+        rng, rate, applies = self._random_faults
+        if not applies(request) or rng.random() >= rate:
+            return None
+        fault = rng.choice(RANDOM_FAULTS)
+        self.fault_log.append(FaultRecord(request.method, request.path, fault))
+        return fault
 
     def route(self, request: RecordedRequest) -> Reply:
         return Reply(*self._route(request.method, request.path, _json_body(request.body)))
