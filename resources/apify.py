@@ -1,22 +1,25 @@
 """Apify as a payload source: one batch per SUCCEEDED actor run, items = the run's default dataset.
 
 Uses apify-client 3.4: `actor(id).runs().list(status="SUCCEEDED", desc=True, limit=, started_after=)`
-(`GET /v2/actors/{id}/runs`) and `dataset(id).iterate_items(chunk_size=)` (`GET /v2/datasets/{id}/items`,
-offset/limit pages). The client retries 429/5xx/network errors itself (`max_retries`).
+(`GET /v2/actors/{id}/runs`) and `dataset(id).list_items(offset=, limit=)` (`GET /v2/datasets/{id}/items`), paged
+like the client's `iterate_items` (step the offset by the rows each page scanned until one scans none).
+The client's own retries (429 and 5xx only, no Retry-After, no time bound) are switched off: every request, each
+dataset page on its own, goes through the shared transient/permanent handling of `resources.http_retry`
+(408/425/429/5xx and transport errors retried `max_retries` times; anything else fails at once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
 from apify_client import ApifyClient
 from apify_client.errors import ApifyApiError
 from pydantic import Field
 
-from resources.http_retry import redact
+from resources.http_retry import Failure, RetryPolicy, call_with_retry, is_retryable_status
 from resources.payloads import PayloadBatch, PayloadSource, SourceError
 
 if TYPE_CHECKING:
@@ -26,16 +29,24 @@ SYSTEM = "apify"
 MAX_RUNS_PER_CALL = 1000
 _MAX_DETAIL = 300
 
+T = TypeVar("T")
+
 _log = dg.get_dagster_logger("resources.apify")
 
 
-def describe_error(exc: BaseException) -> str:
-    """API errors as 'after N attempts: HTTP 503 type: message', anything else as 'Type: message'."""
-    if isinstance(exc, ApifyApiError):
-        attempts = f"after {exc.attempt} attempts: " if exc.attempt > 1 else ""
-        kind = f" {exc.type}" if exc.type else ""
-        return f"{attempts}HTTP {exc.status_code}{kind}: {' '.join(str(exc.message).split())[:_MAX_DETAIL]}"
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:_MAX_DETAIL]}"
+def classify_apify(client: ApifyClient) -> Callable[[BaseException], Failure | None]:
+    """API errors by status (resources.http_retry), transport errors as the client's own HTTP layer judges them."""
+
+    def classify(exc: BaseException) -> Failure | None:
+        if isinstance(exc, ApifyApiError):
+            kind = f" {exc.type}" if exc.type else ""
+            detail = " ".join(str(exc.message).split())[:_MAX_DETAIL]
+            return Failure(f"HTTP {exc.status_code}{kind}: {detail}", is_retryable_status(exc.status_code))
+        if client.http_client.is_retryable_transport_error(exc):  # impit's timeouts and connection errors
+            return Failure(f"connection error ({type(exc).__name__})", True)
+        return None
+
+    return classify
 
 
 class ApifyPayloadSource(PayloadSource):
@@ -49,18 +60,28 @@ class ApifyPayloadSource(PayloadSource):
     dataset_chunk_size: int = 1000
     max_retries: int = 4
     min_retry_delay_seconds: float = 0.5
+    max_retry_delay_seconds: float = 30.0
+    max_retry_seconds: float = 300.0
 
     def _client(self) -> ApifyClient:
-        return ApifyClient(
-            token=self.token,
-            api_url=self.api_url,
-            max_retries=self.max_retries,
-            min_delay_between_retries=timedelta(seconds=self.min_retry_delay_seconds),
-        )
+        return ApifyClient(token=self.token, api_url=self.api_url, max_retries=0)
 
-    def _fail(self, source: str, operation: str, exc: BaseException) -> SourceError:
-        detail = redact(describe_error(exc), [self.token])
-        return SourceError(f"{source}: {operation} failed{'' if detail.startswith('after') else ':'} {detail}")
+    def _call(self, client: ApifyClient, source: str, operation: str, fn: Callable[[], T]) -> T:
+        policy = RetryPolicy(
+            max_attempts=self.max_retries + 1,
+            base_delay=self.min_retry_delay_seconds,
+            max_delay=self.max_retry_delay_seconds,
+            max_elapsed=self.max_retry_seconds,
+        )
+        return call_with_retry(
+            fn,
+            source=source,
+            operation=operation,
+            policy=policy,
+            classify=classify_apify(client),
+            secrets=[self.token],
+            logger=_log,
+        )
 
     def fetch_batches(self, stream: str, known: Mapping[str, str] | None = None) -> Iterator[PayloadBatch]:
         """Yield one batch per SUCCEEDED run started within the lookback (oldest first), batch_id = run id.
@@ -80,12 +101,7 @@ class ApifyPayloadSource(PayloadSource):
             if known.get(run.id) == fingerprint:
                 _log.info("%s: run %s already landed; not downloaded again", source, run.id)
                 continue
-            operation = f"GET /v2/datasets/{run.default_dataset_id}/items (run {run.id})"
-            try:
-                dataset = client.dataset(run.default_dataset_id)
-                items: list[Any] = list(dataset.iterate_items(chunk_size=self.dataset_chunk_size))
-            except Exception as exc:
-                raise self._fail(source, operation, exc) from None
+            items = self._dataset_items(client, source, run)
             _log.info("%s: run %s dataset %s: %d items", source, run.id, run.default_dataset_id, len(items))
             yield PayloadBatch(SYSTEM, stream, run.id, items, datetime.now(UTC), fingerprint)
 
@@ -93,15 +109,32 @@ class ApifyPayloadSource(PayloadSource):
         """SUCCEEDED runs started after now - lookback, newest first (re-checked client-side)."""
         cutoff = datetime.now(UTC) - timedelta(hours=self.lookback_hours)
         operation = f"GET /v2/actors/{actor_id.replace('/', '~')}/runs"
-        try:
-            page = (
-                client.actor(actor_id)
-                .runs()
-                .list(status="SUCCEEDED", desc=True, limit=self.max_runs, started_after=cutoff)
-            )
-        except Exception as exc:
-            raise self._fail(source, operation, exc) from None
+        runs_client = client.actor(actor_id).runs()
+        page = self._call(
+            client,
+            source,
+            operation,
+            lambda: runs_client.list(status="SUCCEEDED", desc=True, limit=self.max_runs, started_after=cutoff),
+        )
         runs = [run for run in page.items if run.status == "SUCCEEDED" and run.started_at >= cutoff]
         if len(runs) < len(page.items):
             _log.warning("%s: ignored %d runs outside the filter", source, len(page.items) - len(runs))
         return runs[: self.max_runs]
+
+    def _dataset_items(self, client: ApifyClient, source: str, run: RunListItem) -> list[Any]:
+        """Every item of the run's dataset, page by page (each page retried on its own)."""
+        dataset = client.dataset(run.default_dataset_id)
+        operation = f"GET /v2/datasets/{run.default_dataset_id}/items (run {run.id})"
+        items: list[Any] = []
+        offset = 0
+        while True:
+            page = self._call(
+                client,
+                source,
+                operation,
+                lambda offset=offset: dataset.list_items(offset=offset, limit=self.dataset_chunk_size),
+            )
+            items.extend(page.items)
+            if not page.count:  # rows scanned, not items returned: the client's own stop rule
+                return items
+            offset += page.count

@@ -7,12 +7,12 @@ names what produced a vector; change it and every chunk must be re-embedded.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
-import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ import dagster as dg
 import httpx
 import numpy as np
 from pydantic import Field, field_validator
+
+from resources.http_retry import Failure, PermanentError, RetryPolicy, call_with_retry, classify_httpx
 
 if TYPE_CHECKING:
     from wordllama.inference import WordLlamaInference
@@ -29,12 +31,16 @@ logger = logging.getLogger(__name__)
 WORDLLAMA_DIMENSIONS = (64, 128, 256)  # the wheel ships the 256-dim weights; 64/128 are Matryoshka prefixes
 TEI_MAX_CLIENT_BATCH = 32  # TEI's default --max-client-batch-size
 TEI_MAX_BATCH_CHARS = 500_000  # keeps a request well under TEI's default 2 MB payload limit
-TEI_RETRY_STATUSES = frozenset({424, 429, 503})  # Backend, Overloaded, Unhealthy
+TEI_TRANSIENT_STATUSES = frozenset({424})  # TEI's "Backend" error (inference failed on the server): worth a retry
 _TEI_BATCH_LIMIT = re.compile(r"maximum allowed batch size (\d+)")
 
 
 class EmbeddingError(RuntimeError):
     """Embedding failed (after retries, if any); the message names the endpoint, never a credential."""
+
+
+class PermanentEmbeddingError(PermanentError, EmbeddingError):
+    """Embedding failed in a way a retry cannot fix (bad token, bad request, wrong dimension, unparsable reply)."""
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -68,7 +74,9 @@ class Embedder(dg.ConfigurableResource):
             raise TypeError("embed() takes strings only")
         vectors = np.asarray(self._embed(items), dtype=np.float32)
         if vectors.shape != (len(items), self.dimension):
-            raise EmbeddingError(f"{self.model_id}: expected shape {(len(items), self.dimension)}, got {vectors.shape}")
+            raise PermanentEmbeddingError(
+                f"{self.model_id}: expected shape {(len(items), self.dimension)}, got {vectors.shape}"
+            )
         return l2_normalize(vectors)
 
 
@@ -185,13 +193,25 @@ def redact_url(url: str) -> str:
         return "<invalid url>"
 
 
+def classify_tei(exc: BaseException) -> Failure | None:
+    """The shared classification (plus TEI's 424 Backend error as transient), described in TEI's words."""
+    failure = classify_httpx(exc, also=TEI_TRANSIENT_STATUSES)
+    if isinstance(exc, httpx.HTTPStatusError) and failure is not None:
+        return replace(failure, description=f"HTTP {exc.response.status_code} {_error_text(exc.response)}")
+    if isinstance(exc, httpx.TransportError) and failure is not None:
+        return replace(failure, description=f"{type(exc).__name__}: {exc}")
+    return failure
+
+
 class TeiEmbedder(Embedder):
     """Production: a text-embeddings-inference server (`POST {base_url}/embed`), batched and retried.
 
     Sends at most `batch_size` (TEI's default max client batch, 32) texts and ~500k characters per request,
-    with `normalize` and `truncate` on. Retries 429/503/424 and connection errors with exponential backoff
-    (honouring Retry-After), at most `max_retries` times per request. If the server reports a smaller
-    maximum batch size (HTTP 422), the batch is split to that size and sent again.
+    with `normalize` and `truncate` on. Transient faults (resources/http_retry.py: 408/425/429/5xx, TEI's 424,
+    timeouts, dropped connections) are retried with backoff and jitter, honouring Retry-After, at most
+    `max_retries` times and `max_retry_seconds` in total per request; anything else fails at once with a
+    `PermanentEmbeddingError`. If the server reports a smaller maximum batch size (HTTP 422), the batch is
+    split to that size and sent again.
     """
 
     base_url: str = Field(description="TEI server, e.g. http://tei.embeddings.svc:8080")
@@ -203,6 +223,7 @@ class TeiEmbedder(Embedder):
     max_retries: int = Field(default=5, ge=0)
     backoff_seconds: float = Field(default=0.5, ge=0, description="first retry delay; doubles each retry")
     max_backoff_seconds: float = 10.0
+    max_retry_seconds: float = Field(default=120.0, ge=0, description="give up retrying a request after this long")
 
     @property
     def model_id(self) -> str:
@@ -218,68 +239,61 @@ class TeiEmbedder(Embedder):
             headers["Authorization"] = f"Bearer {self.api_token}"
         return headers
 
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_retries + 1,
+            base_delay=self.backoff_seconds,
+            max_delay=self.max_backoff_seconds,
+            max_elapsed=self.max_retry_seconds,
+        )
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         rows: list[np.ndarray] = []
-        limit = self.batch_size
+        policy = self._policy()
         with httpx.Client(timeout=self.timeout_seconds, headers=self._headers()) as client:
-            pending = request_batches(texts, limit)
+            pending = deque(request_batches(texts, self.batch_size))
             while pending:
-                batch = pending.pop(0)
-                result = self._post(client, batch)
+                batch = pending.popleft()
+                result = call_with_retry(
+                    lambda batch=batch: self._post(client, batch),
+                    source="tei",
+                    operation=f"POST {self.endpoint}",
+                    policy=policy,
+                    classify=classify_tei,
+                    secrets=[self.api_token],
+                    logger=logger,
+                    error=EmbeddingError,
+                    permanent_error=PermanentEmbeddingError,
+                )
                 if isinstance(result, int):  # server allows fewer texts per request: split and resend
-                    limit = result
-                    pending[:0] = request_batches(batch, limit)
+                    pending.extendleft(reversed(request_batches(batch, result)))
                     continue
                 rows.append(result)
         return np.concatenate(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        delay = self.backoff_seconds * (2**attempt)
-        if response is not None:
-            with contextlib.suppress(ValueError):
-                delay = max(delay, float(response.headers.get("retry-after", 0)))
-        return min(delay, self.max_backoff_seconds)
-
     def _post(self, client: httpx.Client, batch: list[str]) -> np.ndarray | int:
         """One batch → its vectors, or the server's smaller max batch size (an int) to split by."""
         url = self.base_url.rstrip("/") + "/embed"
-        body = {"inputs": batch, "normalize": True, "truncate": True}
-        problem = ""
-        response: httpx.Response | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self._delay(attempt - 1, response))
-            try:
-                response = client.post(url, json=body)
-            except httpx.TransportError as exc:
-                response = None
-                problem = f"{type(exc).__name__}: {exc}"
-                logger.warning("TEI %s: %s (attempt %d)", self.endpoint, problem, attempt + 1)
-                continue
-            if response.status_code == 200:
-                return self._parse(response, len(batch))
-            problem = f"HTTP {response.status_code} {_error_text(response)}"
-            if response.status_code == 422 and len(batch) > 1:
-                match = _TEI_BATCH_LIMIT.search(response.text)
-                if match and 0 < int(match.group(1)) < len(batch):
-                    logger.info("TEI %s allows %s texts per request; splitting", self.endpoint, match.group(1))
-                    return int(match.group(1))
-            if response.status_code not in TEI_RETRY_STATUSES:
-                raise EmbeddingError(f"TEI embed at {self.endpoint} failed: {problem}")
-            logger.warning("TEI %s: %s (attempt %d)", self.endpoint, problem, attempt + 1)
-        raise EmbeddingError(f"TEI embed at {self.endpoint} failed after {self.max_retries + 1} attempts: {problem}")
+        response = client.post(url, json={"inputs": batch, "normalize": True, "truncate": True})
+        if response.status_code == 422 and len(batch) > 1:
+            match = _TEI_BATCH_LIMIT.search(response.text)
+            if match and 0 < int(match.group(1)) < len(batch):
+                logger.info("TEI %s allows %s texts per request; splitting", self.endpoint, match.group(1))
+                return int(match.group(1))
+        response.raise_for_status()
+        return self._parse(response, len(batch))
 
     def _parse(self, response: httpx.Response, expected_rows: int) -> np.ndarray:
         try:
             vectors = np.asarray(response.json(), dtype=np.float32)
-        except ValueError as exc:
-            raise EmbeddingError(f"TEI embed at {self.endpoint} returned a non-numeric body") from exc
+        except (ValueError, TypeError):
+            raise PermanentEmbeddingError(f"TEI embed at {self.endpoint} returned a non-numeric body") from None
         if vectors.ndim != 2 or vectors.shape[0] != expected_rows:
-            raise EmbeddingError(
+            raise PermanentEmbeddingError(
                 f"TEI embed at {self.endpoint} returned shape {vectors.shape}, expected {expected_rows} rows"
             )
         if vectors.shape[1] != self.dimension:
-            raise EmbeddingError(
+            raise PermanentEmbeddingError(
                 f"TEI embed at {self.endpoint} returned {vectors.shape[1]}-dim vectors, "
                 f"configured dimension is {self.dimension} (model {self.model})"
             )

@@ -1,6 +1,8 @@
 """PhantomBuster API v2 as a payload source: one batch per finished container of an agent (httpx).
 
-PhantomBuster has no official Python client. Endpoints (header `X-Phantombuster-Key-1`):
+PhantomBuster has no official Python client; every request goes through `resources.http_retry` (transient faults
+retried with backoff within `max_attempts` and `max_retry_seconds`, permanent ones fail at once).
+Endpoints (header `X-Phantombuster-Key-1`):
 `GET /containers/fetch-all?agentId=&mode=finalized&limit=&beforeEndedAt=` (newest first, paged backwards by
 the smallest `endedAt` while `maxLimitReached`), `GET /containers/fetch-result-object?id=` (`resultObject` is
 a JSON *string*), and, when that string only points at a result file, `GET /agents/fetch?id=` to build
@@ -70,9 +72,15 @@ class PhantomBusterPayloadSource(PayloadSource):
     max_attempts: int = 5
     retry_base_delay_seconds: float = 1.0
     retry_max_delay_seconds: float = 60.0
+    max_retry_seconds: float = 300.0
 
     def _policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.retry_base_delay_seconds, self.retry_max_delay_seconds)
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=self.retry_base_delay_seconds,
+            max_delay=self.retry_max_delay_seconds,
+            max_elapsed=self.max_retry_seconds,
+        )
 
     def _get_json(self, client: httpx.Client, source: str, path: str, params: dict[str, Any]) -> Any:
         def get() -> Any:

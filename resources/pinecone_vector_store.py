@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import dagster as dg
 import numpy as np
 from pydantic import Field
 
+from resources.http_retry import (
+    Failure,
+    PermanentError,
+    RetryPolicy,
+    call_with_retry,
+    classify_httpx,
+    classify_status,
+)
 from resources.vector_store import (
     VectorBatch,
     VectorMatch,
@@ -25,6 +34,9 @@ PINECONE_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 PINECONE_MAX_METADATA_BYTES = 40 * 1024
 PINECONE_MAX_DELETE_IDS = 1000
 _REQUEST_OVERHEAD_BYTES = 1024  # {"vectors":[...],"namespace":"..."} around the vectors, generously
+
+T = TypeVar("T")
+_log = dg.get_dagster_logger("resources.pinecone_vector_store")
 
 
 def json_size(value: Any) -> int:
@@ -67,20 +79,63 @@ def pinecone_batches(
         yield batch
 
 
+class PermanentVectorStoreError(PermanentError, VectorStoreError):
+    """A vector store call failed in a way a retry cannot fix (bad key, bad request, wrong dimension)."""
+
+
+def classify_pinecone(exc: BaseException) -> Failure | None:
+    """The SDK's errors in the shared classification (resources/http_retry.py); None: permanent."""
+    from pinecone.errors.exceptions import (
+        ApiError,
+        PineconeConnectionError,
+        PineconeTimeoutError,
+        RateLimitError,
+    )
+
+    if isinstance(exc, ApiError):
+        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+        return classify_status(exc.status_code, str(exc.message), retry_after)
+    if isinstance(exc, PineconeTimeoutError):
+        return Failure("timeout", True)
+    if isinstance(exc, PineconeConnectionError):  # the SDK wraps httpx's transport errors
+        cause = classify_httpx(exc.__cause__) if exc.__cause__ is not None else None
+        return cause or Failure(f"connection error ({type(exc).__name__})", True)
+    return None
+
+
 class PineconeVectorStore(VectorStore):
     """A Pinecone serverless index (one namespace of it), through the official `pinecone` SDK.
 
-    Upserts go out in requests of ≤ 1,000 vectors and ≤ 2 MB, deletes in ≤ 1,000 ids. No retry loop here: the
-    SDK (10.x) already retries 408/429/5xx and connection errors 3 times with jittered backoff, honouring
-    Retry-After (not configurable for the data plane), and failures surface as VectorStoreError.
-    `delete` returns the number of ids submitted (Pinecone does not report how many existed); `count` reads
-    `describe_index_stats`, which is eventually consistent on a real index.
+    Upserts go out in requests of ≤ 1,000 vectors and ≤ 2 MB, deletes in ≤ 1,000 ids. The SDK (10.x) retries
+    408/429/500/502/503/504 and connection errors itself, 3 times per request, unless its per-host retry budget
+    (a token bucket drained by failures) is spent; it is not configurable for the data plane. So every call
+    (upsert, delete, query, describe) also goes through the shared `call_with_retry` (resources/http_retry.py):
+    transient faults (also 425 and every 5xx) get `max_attempts` tries within `max_retry_seconds`, permanent
+    ones fail at once as `PermanentVectorStoreError`. Upserts and deletes by id are idempotent, so repeating one
+    is safe. `delete` returns the number of ids submitted (Pinecone does not report how many existed); `count`
+    reads `describe_index_stats`, which is eventually consistent on a real index.
     """
 
     api_key: str = Field(repr=False, description="Pinecone API key (from an EnvVar)")
     index_host: str = Field(description="the index's data-plane host, e.g. https://sophia-abc123.svc.pinecone.io")
     namespace: str = "default"
     timeout_seconds: float = 30.0
+    max_attempts: int = Field(default=4, ge=1, description="tries per call, on top of the SDK's own retries")
+    retry_base_delay_seconds: float = Field(default=1.0, ge=0)
+    retry_max_delay_seconds: float = Field(default=30.0, ge=0)
+    max_retry_seconds: float = Field(default=180.0, ge=0, description="give up retrying a call after this long")
+
+    @property
+    def _host(self) -> str:
+        return self.index_host if "://" in self.index_host else f"https://{self.index_host}"
+
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=self.retry_base_delay_seconds,
+            max_delay=self.retry_max_delay_seconds,
+            max_elapsed=self.max_retry_seconds,
+        )
 
     @contextmanager
     def _index(self, operation: str) -> Iterator[Any]:
@@ -89,17 +144,32 @@ class PineconeVectorStore(VectorStore):
         from pinecone.errors.exceptions import PineconeError
 
         if not self.api_key:
-            raise VectorStoreError("PineconeVectorStore: api_key is empty")
-        host = self.index_host if "://" in self.index_host else f"https://{self.index_host}"
+            raise PermanentVectorStoreError("PineconeVectorStore: api_key is empty")
         client = Pinecone(api_key=self.api_key, timeout=self.timeout_seconds)
         try:
-            with client.Index(host=host) as index:
+            with client.Index(host=self._host) as index:
                 yield index
-        except PineconeError as exc:
+        except PineconeError as exc:  # raised outside `_call`, e.g. while building the client
+            failure = classify_pinecone(exc)
+            kind = VectorStoreError if failure is not None and failure.retryable else PermanentVectorStoreError
             message = str(exc).replace(self.api_key, "***")
-            raise VectorStoreError(f"Pinecone {operation} on {host} failed: {message}") from exc
+            raise kind(f"Pinecone {operation} on {self._host} failed: {message}") from None
         finally:
             client.close()
+
+    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+        """One SDK call with the shared transient/permanent handling; errors name the call and the host."""
+        return call_with_retry(
+            fn,
+            source="Pinecone",
+            operation=f"{operation} on {self._host}",
+            policy=self._policy(),
+            classify=classify_pinecone,
+            secrets=[self.api_key],
+            logger=_log,
+            error=VectorStoreError,
+            permanent_error=PermanentVectorStoreError,
+        )
 
     def upsert_batch(self, batch: VectorBatch) -> int:
         if not len(batch):
@@ -111,15 +181,17 @@ class PineconeVectorStore(VectorStore):
         written = 0
         with self._index("upsert") as index:
             self._check_dimension(index)
-            for batch in pinecone_batches(vectors):
-                response = index.upsert(vectors=batch, namespace=self.namespace)
+            for request in pinecone_batches(vectors):
+                response = self._call(
+                    "upsert", lambda request=request: index.upsert(vectors=request, namespace=self.namespace)
+                )
                 written += int(response.upserted_count)
         return written
 
     def _check_dimension(self, index: Any) -> None:
-        dimension = index.describe_index_stats().dimension
+        dimension = self._call("describe_index_stats", index.describe_index_stats).dimension
         if dimension is not None and dimension != self.dimension:
-            raise VectorStoreError(
+            raise PermanentVectorStoreError(
                 f"Pinecone index {self.index_host} has dimension {dimension}, store configured for {self.dimension}"
             )
 
@@ -129,20 +201,24 @@ class PineconeVectorStore(VectorStore):
             return 0
         with self._index("delete") as index:
             for start in range(0, len(unique), PINECONE_MAX_DELETE_IDS):
-                index.delete(ids=unique[start : start + PINECONE_MAX_DELETE_IDS], namespace=self.namespace)
+                chunk = unique[start : start + PINECONE_MAX_DELETE_IDS]
+                self._call("delete", lambda chunk=chunk: index.delete(ids=chunk, namespace=self.namespace))
         return len(unique)
 
     def query(self, vector: np.ndarray, top_k: int = 5, source: str | None = None) -> list[VectorMatch]:
         query = prepare_query(vector, self.dimension, top_k)
         flt = {"source": {"$eq": source}} if source is not None else None
         with self._index("query") as index:
-            response = index.query(
-                vector=pinecone_values(query[None, :])[0],
-                top_k=min(top_k, 10_000),
-                namespace=self.namespace,
-                filter=flt,
-                include_metadata=True,
-                include_values=False,
+            response = self._call(
+                "query",
+                lambda: index.query(
+                    vector=pinecone_values(query[None, :])[0],
+                    top_k=min(top_k, 10_000),
+                    namespace=self.namespace,
+                    filter=flt,
+                    include_metadata=True,
+                    include_values=False,
+                ),
             )
         return [
             VectorMatch(m.id, float(m.score), normalize_metadata(dict(m.metadata or {})))
@@ -152,7 +228,7 @@ class PineconeVectorStore(VectorStore):
 
     def _stats(self) -> Any:
         with self._index("describe_index_stats") as index:
-            return index.describe_index_stats()
+            return self._call("describe_index_stats", index.describe_index_stats)
 
     def _namespace_count(self, stats: Any) -> int:
         keys = ("", "__default__") if self.namespace in ("", "__default__") else (self.namespace,)

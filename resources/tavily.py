@@ -1,8 +1,10 @@
 """Tavily search as a payload source: one batch per configured query, items = [the full response].
 
 Uses tavily-python's `TavilyClient(api_key, api_base_url=...).search(...)` (`POST /search`, Bearer auth).
-The client does not retry, so transient failures (429, 5xx, timeouts, connection errors) go through
-`resources.http_retry`; the `Retry-After` of the last response is read through a requests response hook.
+The client does not retry, so every search goes through `resources.http_retry` (transient: 408/425/429/5xx,
+timeouts, connection errors; anything else fails at once); the `Retry-After` of the last response is read through
+a requests response hook. Volatile response fields (request_id, response_time, usage) are not part of the
+payload fingerprint: see sophia_pipelines/domain/volatile.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import Field
 from tavily import TavilyClient
 from tavily import errors as tavily_errors
 
-from resources.http_retry import Failure, RetryPolicy, call_with_retry, is_retryable_status, parse_retry_after
+from resources.http_retry import Failure, RetryPolicy, call_with_retry, classify_status, parse_retry_after
 from resources.payloads import PayloadBatch, PayloadSource, SourceError
 
 SYSTEM = "tavily"
@@ -46,18 +48,24 @@ def slugify(text: str, max_length: int = MAX_SLUG_CHARS) -> str:
     return slug
 
 
-class _RetryAfterTracker:
-    """A requests response hook remembering the last response's `Retry-After` (the client drops it)."""
+class _LastResponse:
+    """A requests response hook remembering the last response's status and `Retry-After` (the client drops them)."""
 
     def __init__(self) -> None:
+        self.status: int | None = None
         self.retry_after: float | None = None
 
     def __call__(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        self.status = response.status_code
         self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
 
 
-def _classifier(tracker: _RetryAfterTracker) -> Callable[[BaseException], Failure | None]:
-    """Map tavily-python / requests exceptions to retry decisions."""
+def _classifier(tracker: _LastResponse) -> Callable[[BaseException], Failure | None]:
+    """Map tavily-python / requests exceptions onto the shared classification (resources/http_retry.py).
+
+    tavily-python raises its own errors for 400/401/403/429/432/433 and `requests.HTTPError` for every other
+    status, so 408/425/5xx are judged by `is_retryable_status` like every other client's.
+    """
 
     def classify(exc: BaseException) -> Failure | None:
         if isinstance(exc, tavily_errors.UsageLimitExceededError):
@@ -65,17 +73,16 @@ def _classifier(tracker: _RetryAfterTracker) -> Callable[[BaseException], Failur
         if isinstance(exc, tavily_errors.InvalidAPIKeyError):
             return Failure("HTTP 401: invalid API key", False)
         if isinstance(exc, tavily_errors.ForbiddenError):
-            return Failure(f"HTTP 403/432/433 (forbidden or plan limit): {exc}", False)
+            return Failure(f"HTTP {tracker.status or '403/432/433'} (forbidden or plan limit): {exc}", False)
         if isinstance(exc, tavily_errors.BadRequestError):
             return Failure(f"HTTP 400: {exc}", False)
         if isinstance(exc, tavily_errors.TimeoutError | requests.Timeout):
             return Failure("timeout", True)
         if isinstance(exc, requests.HTTPError) and exc.response is not None:
-            status = exc.response.status_code
-            return Failure(f"HTTP {status}", is_retryable_status(status), tracker.retry_after)
-        if isinstance(exc, requests.ConnectionError):
+            return classify_status(exc.response.status_code, exc.response.text, tracker.retry_after)
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
             return Failure(f"connection error ({type(exc).__name__})", True)
-        return None
+        return None  # e.g. a reply that is not JSON: permanent
 
     return classify
 
@@ -94,6 +101,7 @@ class TavilyPayloadSource(PayloadSource):
     max_attempts: int = 5
     retry_base_delay_seconds: float = 1.0
     retry_max_delay_seconds: float = 60.0
+    max_retry_seconds: float = 300.0
 
     def _slugs(self, source: str) -> list[str]:
         """Check every query before any request is sent; one unique slug per query."""
@@ -123,8 +131,13 @@ class TavilyPayloadSource(PayloadSource):
         slugs = self._slugs(source)
         if not slugs:
             _log.warning("%s: no queries configured", source)
-        policy = RetryPolicy(self.max_attempts, self.retry_base_delay_seconds, self.retry_max_delay_seconds)
-        tracker = _RetryAfterTracker()
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=self.retry_base_delay_seconds,
+            max_delay=self.retry_max_delay_seconds,
+            max_elapsed=self.max_retry_seconds,
+        )
+        tracker = _LastResponse()
         with TavilyClient(api_key=self.api_key, api_base_url=self.api_base_url) as client:
             client.session.hooks["response"].append(tracker)
             for query, slug in zip(self.queries, slugs, strict=True):

@@ -10,6 +10,7 @@ import pytest
 
 from resources.embeddings import (
     EmbeddingError,
+    PermanentEmbeddingError,
     TeiEmbedder,
     WordLlamaEmbedder,
     l2_normalize,
@@ -17,6 +18,7 @@ from resources.embeddings import (
     redact_url,
     request_batches,
 )
+from tests.standins.http import Injected
 from tests.standins.tei import TeiStandin
 
 QUERY = "GPU cloud pricing"
@@ -201,3 +203,56 @@ def test_tei_repr_and_endpoint_hide_secrets() -> None:
     assert "pw" not in embedder.endpoint and "abc" not in embedder.endpoint
     assert redact_url("https://user:pw@h/x?y=1") == "https://h/x"
     assert embedder.model_id == "tei/BAAI/bge-small-en-v1.5@384"
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504, 424])
+def test_tei_transient_statuses_are_retried(status: int) -> None:
+    with TeiStandin() as tei:
+        tei.fail_next(2, status=status)
+        vectors = _tei(tei).embed(["a", "b"])
+        assert [r.status for r in tei.requests] == [status, status, 200]
+    assert vectors.shape == (2, 16)
+
+
+def test_tei_dropped_connections_are_retried() -> None:
+    with TeiStandin() as tei:
+        tei.fail_next(2, drop=True)
+        vectors = _tei(tei).embed(["a", "b"])
+        assert [r.status for r in tei.requests] == [0, 0, 200]
+    assert vectors.shape == (2, 16)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
+def test_tei_permanent_errors_fail_at_once_and_skip_step_retries(status: int) -> None:
+    with TeiStandin() as tei:
+        tei.fail_next(5, status=status)
+        with pytest.raises(PermanentEmbeddingError) as info:
+            _tei(tei).embed(["a", "b"])
+        assert len(tei.requests) == 1
+    assert str(info.value).startswith(f"tei: POST {tei.url}/embed failed: HTTP {status} ")
+    assert info.value.allow_retries is False
+
+
+def test_tei_422_that_is_not_a_batch_limit_is_permanent() -> None:
+    with TeiStandin() as tei:
+        tei.inject(Injected(1, 422, body={"error": "Input validation error: bad input", "error_type": "Validation"}))
+        with pytest.raises(PermanentEmbeddingError, match=r"failed: HTTP 422 Validation: Input validation error"):
+            _tei(tei).embed(["a", "b"])
+        assert len(tei.requests) == 1
+
+
+def test_tei_unparsable_reply_is_permanent() -> None:
+    with TeiStandin() as tei:
+        tei.inject(Injected(1, 200, body=b"<html>gateway</html>"))
+        with pytest.raises(PermanentEmbeddingError, match="non-numeric body"):
+            _tei(tei).embed(["a"])
+        assert len(tei.requests) == 1
+
+
+def test_tei_retries_are_bounded_in_time() -> None:
+    with TeiStandin() as tei:
+        tei.fail_next(10, status=503, retry_after="30")
+        with pytest.raises(EmbeddingError, match=r"retry time limit 1s") as info:
+            _tei(tei, max_retries=9, max_backoff_seconds=60.0, max_retry_seconds=1.0).embed(["a"])
+        assert len(tei.requests) == 1  # the server's Retry-After (30 s) does not fit in the 1 s budget
+    assert not isinstance(info.value, PermanentEmbeddingError)

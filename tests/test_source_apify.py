@@ -12,8 +12,10 @@ import dagster as dg
 import pytest
 
 from resources.apify import ApifyPayloadSource
+from resources.http_retry import PermanentSourceError
 from resources.payloads import SourceError
 from tests.standins.apify import ApifyStandin, sample_or_inline_batches, website_content_items
+from tests.standins.http import Injected
 
 TOKEN = "apify_api_TESTTOKEN0123456789"
 ACTORS = {
@@ -211,3 +213,38 @@ def test_runs_already_landed_are_not_downloaded_again(standin: ApifyStandin) -> 
     assert [b.batch_id for b in batches] == [new["id"]]
     downloaded = [r.path for r in standin.requests if r.path.endswith("/items")]
     assert downloaded == [f"/v2/datasets/{new['defaultDatasetId']}/items"] * len(downloaded) and downloaded
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_page_by_page(standin: ApifyStandin, status: int) -> None:
+    items = website_content_items(5)
+    standin.add_run(ACTORS[WCC], items)
+    standin.fail_next(1, status, path="/v2/actors/")
+    standin.inject(Injected(2, status, applies=lambda r: r.path.endswith("/items") and r.query.get("offset") == "2"))
+
+    (batch,) = make_source(standin, dataset_chunk_size=2).fetch_batches(WCC)
+
+    assert batch.items == items
+    pages = [r.query["offset"] for r in standin.requests if r.path.endswith("/items")]
+    assert pages == ["0", "2", "2", "2", "4", "5"]  # only the failed page is asked again
+
+
+def test_dropped_connections_are_retried(standin: ApifyStandin) -> None:
+    items = website_content_items(3)
+    standin.add_run(ACTORS[WCC], items)
+    standin.fail_next(2, drop=True)
+    (batch,) = make_source(standin).fetch_batches(WCC)
+    assert batch.items == items
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+def test_permanent_statuses_fail_at_once(standin: ApifyStandin, status: int) -> None:
+    run = standin.add_run(ACTORS[WCC], website_content_items(3))
+    standin.fail_next(5, status, path="/v2/datasets/")
+    with pytest.raises(PermanentSourceError) as info:
+        list(make_source(standin).fetch_batches(WCC))
+    assert str(info.value).startswith(
+        f"apify/{WCC}: GET /v2/datasets/{run['defaultDatasetId']}/items (run {run['id']}) failed: HTTP {status}"
+    )
+    assert info.value.allow_retries is False
+    assert len([r for r in standin.requests if r.path.startswith("/v2/datasets/")]) == 1

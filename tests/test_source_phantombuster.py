@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from resources.http_retry import PermanentSourceError
 from resources.payloads import SourceError
 from resources.phantombuster import PhantomBusterPayloadSource, is_file_pointer
 from tests.standins.phantombuster import PhantomBusterStandin, sample_or_inline_batches, search_export_rows
@@ -189,3 +190,20 @@ def test_containers_already_landed_are_skipped(standin: PhantomBusterStandin) ->
     assert [b.batch_id for b in batches] == list(served)[1:]
     fetched = [r.query["id"] for r in standin.requests if r.path.endswith("/containers/fetch-result-object")]
     assert oldest not in fetched and len(fetched) == len(served) - 1
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(standin: PhantomBusterStandin, status: int) -> None:
+    add_sample_containers(standin)
+    standin.fail_next(2, status, path="/api/v2/containers/fetch-result-object")
+    assert len(list(make_source(standin).fetch_batches(STREAM))) == len(sample_or_inline_batches(STREAM))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_permanent_statuses_fail_at_once_naming_the_call(standin: PhantomBusterStandin, status: int) -> None:
+    add_sample_containers(standin)
+    standin.fail_next(5, status, path="/api/v2/containers/fetch-all")
+    with pytest.raises(PermanentSourceError) as info:
+        list(make_source(standin).fetch_batches(STREAM))
+    assert str(info.value).startswith(f"phantombuster/{STREAM}: GET /containers/fetch-all failed: HTTP {status}")
+    assert info.value.allow_retries is False and len(standin.requests) == 1

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from resources.http_retry import PermanentSourceError
 from resources.payloads import SourceError
 from resources.tavily import MAX_SLUG_CHARS, TavilyPayloadSource, slugify
+from tests.standins.http import Injected
 from tests.standins.tavily import TavilyStandin, sample_or_inline_responses
 
 KEY = "tvly-TESTKEY0123456789"
@@ -149,3 +151,27 @@ def test_slugify() -> None:
     assert len(slugify(long_a)) <= MAX_SLUG_CHARS and slugify(long_a) != slugify(long_b)
     assert slugify(long_a) == slugify(long_a)
     assert all(c.isalnum() or c == "-" for c in slugify(long_a)) and slugify(long_a).islower()
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 504])
+def test_transient_statuses_are_retried(standin: TavilyStandin, status: int) -> None:
+    standin.fail_next(2, status)
+    (batch,) = make_source(standin, ["q"]).fetch_batches("search")
+    assert batch.items[0]["query"] == "q" and len(standin.requests) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 432])
+def test_permanent_statuses_fail_at_once_naming_the_query(standin: TavilyStandin, status: int) -> None:
+    standin.fail_next(5, status)
+    with pytest.raises(
+        PermanentSourceError, match=rf"^tavily/search: POST /search \(query 'q'\) failed: HTTP {status}"
+    ):
+        list(make_source(standin, ["q"]).fetch_batches("search"))
+    assert len(standin.requests) == 1
+
+
+def test_a_reply_that_is_not_json_is_permanent(standin: TavilyStandin) -> None:
+    standin.inject(Injected(1, 200, body=b"<html>maintenance</html>"))
+    with pytest.raises(PermanentSourceError, match=r"failed: JSONDecodeError"):
+        list(make_source(standin, ["q"]).fetch_batches("search"))
+    assert len(standin.requests) == 1

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from resources.duckdb_vector_store import DuckDBVectorStore
-from resources.pinecone_vector_store import PINECONE_MAX_REQUEST_BYTES, PineconeVectorStore, pinecone_batches
+from resources.pinecone_vector_store import (
+    PINECONE_MAX_REQUEST_BYTES,
+    PermanentVectorStoreError,
+    PineconeVectorStore,
+    pinecone_batches,
+)
 from resources.vector_store import (
     METADATA_FIELDS,
     VectorBatch,
@@ -49,19 +54,41 @@ def _record(
     return VectorRecord(rid, vector, metadata)
 
 
+@pytest.fixture(autouse=True)
+def pinecone_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's own retries: without waits (its test seam), and with a full per-host retry budget. The budget is
+    process-wide (all stand-ins are 127.0.0.1), so the request counts asserted here would otherwise depend on which
+    tests ran before."""
+    from pinecone._internal import http_client
+
+    monkeypatch.setattr(http_client, "_retry_sleep", lambda _seconds: None)
+    http_client.get_budget_registry()._reset()
+
+
 @pytest.fixture(params=["duckdb", "pinecone"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     if request.param == "duckdb":
         yield DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=DIM)
     else:
         with PineconeStandin(dimension=DIM, api_key=API_KEY) as index:
-            yield PineconeVectorStore(api_key=API_KEY, index_host=index.host, namespace="chunks", dimension=DIM)
+            yield pinecone_store(index.host, namespace="chunks")
+
+
+def pinecone_store(host: str, **overrides: object) -> PineconeVectorStore:
+    """A store on the stand-in whose own retries do not wait."""
+    config: dict[str, object] = {
+        "api_key": API_KEY,
+        "index_host": host,
+        "dimension": DIM,
+        "retry_base_delay_seconds": 0,
+    }
+    return PineconeVectorStore(**{**config, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def pinecone() -> Iterator[tuple[PineconeStandin, PineconeVectorStore]]:
     with PineconeStandin(dimension=DIM, api_key=API_KEY) as index:
-        yield index, PineconeVectorStore(api_key=API_KEY, index_host=index.host, namespace="chunks", dimension=DIM)
+        yield index, pinecone_store(index.host, namespace="chunks")
 
 
 # --- the shared behaviour ----------------------------------------------------------------------------------
@@ -246,10 +273,43 @@ def test_pinecone_sdk_retries_throttling(pinecone: tuple[PineconeStandin, Pineco
 
 def test_pinecone_reports_exhausted_retries(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
     index, store = pinecone
-    index.fail_next(5, status=503)
-    with pytest.raises(VectorStoreError, match=r"describe_index_stats on http://127.0.0.1:\d+ failed"):
+    store = store.model_copy(update={"max_attempts": 2})
+    index.fail_next(100, status=503)
+    with pytest.raises(VectorStoreError, match=r"describe_index_stats on http://127.0.0.1:\d+ failed after 2 attempts"):
         store.count()
-    assert [r.status for r in index.requests] == [503] * 4  # the SDK's 3 retries
+    assert [r.status for r in index.requests] == [503] * 4 * 2  # the SDK's 3 retries, in each of our 2 attempts
+
+
+@pytest.mark.parametrize("status", [408, 425, 500, 501, 503])
+def test_pinecone_transient_faults_are_retried(
+    pinecone: tuple[PineconeStandin, PineconeVectorStore], status: int
+) -> None:
+    index, store = pinecone
+    store.upsert([_record("a-0", _unit(1))])
+    index.requests.clear()
+    index.fail_next(2, status=status, retry_after=None)
+    assert [m.id for m in store.query(_unit(1), top_k=1)] == ["a-0"]
+    assert [r.status for r in index.requests] == [status, status, 200]
+
+
+def test_pinecone_dropped_connections_are_retried(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:
+    index, store = pinecone
+    index.fail_next(3, drop=True)
+    assert store.upsert([_record("a-0", _unit(1)), _record("b-0", _unit(0, 1))]) == 2
+    assert store.count() == 2 and len(index.calls("/vectors/upsert")) == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+def test_pinecone_permanent_errors_fail_at_once(
+    pinecone: tuple[PineconeStandin, PineconeVectorStore], status: int
+) -> None:
+    index, store = pinecone
+    index.fail_next(5, status=status)
+    with pytest.raises(
+        PermanentVectorStoreError, match=rf"^Pinecone: describe_index_stats on {index.host} failed: HTTP {status}"
+    ):
+        store.count()
+    assert len(index.requests) == 1
 
 
 def test_pinecone_dimension_mismatch(pinecone: tuple[PineconeStandin, PineconeVectorStore]) -> None:

@@ -2,12 +2,15 @@
 
 A stand-in subclasses `StandinServer` and either implements `authorized` and `route` (the default `handle`
 records the request, answers an injected failure, checks auth, then routes) or overrides `handle` when the
-service checks things in another order. Also here: `load_sample_batches`, the bundled samples local mode reads.
+service checks things in another order; either way injected failures come from `take_injected`, so
+`fail_next` (the next K requests) and `fail_randomly` (a seeded share of all requests) work for every stand-in.
+Also here: `load_sample_batches`, the bundled samples local mode reads.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +70,37 @@ class Injected:
         return {"Retry-After": self.retry_after} if self.retry_after is not None else {}
 
 
+@dataclass
+class RandomFaults:
+    """A seeded share `rate` of the requests `applies` to fails: a status from `statuses`, or (a `drop_share` of
+    the faults) a connection dropped before the request is processed. `injected` counts the faults so far."""
+
+    rate: float
+    statuses: tuple[int, ...]
+    seed: int
+    drop_share: float = 0.0
+    retry_after: str | None = None
+    applies: Callable[[RecordedRequest], bool] = _any_request
+    injected: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rate <= 1 or not 0 <= self.drop_share <= 1:
+            raise ValueError("rate and drop_share are shares between 0 and 1")
+        if not self.statuses and self.drop_share < 1:
+            raise ValueError("give the statuses to answer with (or drop_share=1)")
+        self.rng = random.Random(self.seed)
+
+    def draw(self) -> Injected | None:
+        """The fault for the next request, or None (call with the stand-in's lock held)."""
+        if self.rng.random() >= self.rate:
+            return None
+        self.injected += 1
+        if self.rng.random() < self.drop_share:
+            return Injected(0, 0, drop=True)
+        return Injected(0, self.rng.choice(self.statuses), self.retry_after)
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -89,6 +123,7 @@ class StandinServer:
     def __init__(self) -> None:
         self.requests: list[Any] = []
         self._injected: list[Injected] = []
+        self.random_faults: RandomFaults | None = None
         self._lock = threading.RLock()
         self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
@@ -118,6 +153,24 @@ class StandinServer:
         """Make the next `count` requests whose path starts with `path` fail (or drop the connection)."""
         self.inject(Injected(count, status, retry_after, drop, applies=lambda request: request.path.startswith(path)))
 
+    def fail_randomly(
+        self,
+        rate: float,
+        statuses: tuple[int, ...] = (429, 500),
+        seed: int = 0,
+        *,
+        drop_share: float = 0.0,
+        retry_after: str | None = None,
+        path: str = "",
+    ) -> RandomFaults:
+        """Fail a seeded share `rate` of the requests whose path starts with `path` (after any `fail_next`)."""
+        faults = RandomFaults(
+            rate, tuple(statuses), seed, drop_share, retry_after, applies=lambda r: r.path.startswith(path)
+        )
+        with self._lock:
+            self.random_faults = faults
+        return faults
+
     def inject(self, injected: Injected) -> None:
         with self._lock:
             self._injected.append(injected)
@@ -141,12 +194,15 @@ class StandinServer:
         raise NotImplementedError
 
     def take_injected(self, request: RecordedRequest) -> Injected | None:
-        """The first pending injected failure that applies to `request`, counted as used."""
+        """The first pending injected failure that applies to `request` (counted as used), else a random fault."""
         with self._lock:
             for injected in self._injected:
                 if injected.remaining > 0 and injected.applies(request):
                     injected.remaining -= 1
                     return injected
+            faults = self.random_faults
+            if faults is not None and faults.applies(request):
+                return faults.draw()
         return None
 
     def handle(self, request: RecordedRequest) -> Reply | None:

@@ -5,7 +5,8 @@ Implements `POST /vectors/upsert`, `POST /query` (exact cosine, metadata filters
 shapes, and enforces the documented limits: Api-Key header, ≤ 1000 vectors and ≤ 2 MB per upsert, index
 dimension, no null metadata values, ≤ 40 KB metadata per vector, ≤ 1000 ids per delete, topK ≤ 10000.
 Like Pinecone it stores metadata numbers as floats (a chunk_index of 3 comes back as 3.0). Every request is
-recorded so tests can check batch sizes and bodies; `fail_next` makes the next calls fail (429/503).
+recorded so tests can check batch sizes and bodies; `fail_next` makes the next calls fail (429/503) and
+`fail_randomly` a seeded share of them (a dropped connection is recorded with status 0).
 """
 
 from __future__ import annotations
@@ -117,16 +118,16 @@ class PineconeStandin(StandinServer):
     def host(self) -> str:
         return self.url
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0") -> None:
-        """Answer the next `count` calls (with the right key) with `status`."""
-        super().fail_next(count, status, retry_after)
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0", *, drop: bool = False) -> None:
+        """Answer the next `count` calls (with the right key) with `status`, or drop their connections."""
+        super().fail_next(count, status, retry_after, drop=drop)
 
     def calls(self, path: str, status: int | None = 200) -> list[PineconeRequest]:
         return [r for r in self.requests if r.path == path and (status is None or r.status == status)]
 
     # --- request handling -----------------------------------------------------------------------------------
 
-    def handle(self, request: RecordedRequest) -> Reply:
+    def handle(self, request: RecordedRequest) -> Reply | None:
         raw = request.body
         try:
             body = json.loads(raw) if raw else {}
@@ -143,6 +144,8 @@ class PineconeStandin(StandinServer):
                     raise _Reject(401, "Invalid API Key", code=16)
                 if failure := self.take_injected(request):
                     record.status = failure.status
+                    if failure.drop:
+                        return None
                     return Reply(
                         failure.status, {"code": 8, "message": "Too many requests", "details": []}, failure.headers
                     )

@@ -4,7 +4,8 @@
 2-D float array. Like the real server it rejects more than `max_batch` inputs (422 "batch size N > maximum
 allowed batch size 32"), empty input lists (400), bodies over 2 MB (413), over-long inputs without
 `truncate` (413), and a wrong bearer token (401). Errors are {"error", "error_type"}. It can be told to fail
-the next K calls with 503/429/424. Vectors are hashed bags of words: deterministic, and texts sharing words
+the next K calls with 503/429/424 (`fail_next`) or a seeded share of them (`fail_randomly`; a dropped
+connection is recorded with status 0). Vectors are hashed bags of words: deterministic, and texts sharing words
 get similar vectors.
 """
 
@@ -58,18 +59,20 @@ class TeiStandin(StandinServer):
     def __post_init__(self) -> None:
         super().__init__()
 
-    def fail_next(self, count: int, status: int = 503, retry_after: str | None = None) -> None:
-        """Answer the next `count` /embed calls with `status` (e.g. 503 Unhealthy, 429 Overloaded)."""
-        super().fail_next(count, status, retry_after)
+    def fail_next(self, count: int, status: int = 503, retry_after: str | None = None, *, drop: bool = False) -> None:
+        """Answer the next `count` /embed calls with `status` (e.g. 503 Unhealthy, 429 Overloaded), or drop them."""
+        super().fail_next(count, status, retry_after, drop=drop)
 
     @property
     def batch_sizes(self) -> list[int]:
         return [len(r.inputs) for r in self.requests if r.status == 200]
 
-    def handle(self, request: RecordedRequest) -> Reply:
+    def handle(self, request: RecordedRequest) -> Reply | None:
         if request.method == "GET":
             return self._get(request.path)
         status, payload, headers = self._embed(request)
+        if status == 0:  # an injected dropped connection
+            return None
         return Reply(status, payload, headers)
 
     def _get(self, path: str) -> Reply:
@@ -103,6 +106,11 @@ class TeiStandin(StandinServer):
         if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
             return error(422, "`inputs` must be a string or a list of strings", [])
         failure = self.take_injected(request)
+        if failure and failure.drop:
+            return error(0, "dropped", inputs)
+        if failure and failure.body is not None:  # a reply of the test's choosing, e.g. a broken body
+            self.requests.append(TeiRequest(inputs, body, authorization, failure.status))
+            return failure.status, failure.body, failure.headers
         if failure:
             messages = {429: "Model is overloaded", 503: "Model is not healthy", 424: "Backend error"}
             return error(failure.status, messages.get(failure.status, "error"), inputs, failure.headers)
