@@ -10,5 +10,5 @@ class PipelineSettings(dg.ConfigurableResource):
 
     chunk_max_chars: int = 1200
     chunk_overlap_chars: int = 150
-    embed_batch_size: int = 8192
+    embed_batch_size: int = 1024  # chunks embedded and written per batch: what a failure can cost
     max_reject_rate: float = 0.25

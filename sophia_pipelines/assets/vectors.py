@@ -9,9 +9,26 @@ from resources.pipeline_settings import PipelineSettings
 from resources.vector_store import VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS
+from sophia_pipelines.assets.retry_policies import network_retry_policy
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.stages.chunks import pending_embedding
-from sophia_pipelines.stages.vectors import sync_vectors
+from sophia_pipelines.stages.vectors import VectorsResult, sync_vectors
+
+
+def vectors_metadata(result: VectorsResult, pending: int) -> dict[str, int | float]:
+    """Counts always; throughput only when something was embedded (an idle run has no speed to plot)."""
+    metadata: dict[str, int | float] = {
+        "chunks_embedded": result.chunks_embedded,
+        "vectors_deleted": result.vectors_deleted,
+        "vectors_total": result.vectors_total,
+        "pending_embedding": pending,
+    }
+    if result.chunks_embedded:
+        rate = result.chunks_embedded / result.embed_seconds if result.embed_seconds else 0.0
+        metadata["embed_seconds"] = round(result.embed_seconds, 3)
+        metadata["embed_chunks_per_s"] = round(rate, 1)
+        metadata["write_seconds"] = round(result.write_seconds, 3)
+    return metadata
 
 
 def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
@@ -23,9 +40,11 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         pool=DATA_PLANE_POOL,
         description=(
             "Embeddings of every chunk, keyed by chunk_id. Only chunks whose content_hash (or the model) is new are "
-            "embedded; vectors of chunks that no longer exist are deleted. A warehouse ledger (`vector_ledger`) "
-            "records what the store holds."
+            "embedded, in batches that are written as they finish; vectors of chunks that no longer exist are "
+            "deleted. A warehouse ledger (`vector_ledger`) records what the store holds. Retried on transient "
+            "faults; a retry only embeds what is still pending."
         ),
+        retry_policy=network_retry_policy(),
     )
     def chunk_vectors(
         context: dg.AssetExecutionContext,
@@ -38,21 +57,13 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         result = sync_vectors(warehouse, embedder, vector_store, pipeline.embed_batch_size, context.log.info)
         with warehouse.session() as session:
             pending = pending_embedding(session, embedder.model_id)
-        rate = result.chunks_embedded / result.embed_seconds if result.embed_seconds else 0.0
-        return dg.MaterializeResult(
-            metadata={
-                "chunks_embedded": result.chunks_embedded,
-                "vectors_deleted": result.vectors_deleted,
-                "vectors_total": result.vectors_total,
-                "pending_embedding": pending,
-                "embed_seconds": round(result.embed_seconds, 3),
-                "embed_chunks_per_s": round(rate, 1),
-                "write_seconds": round(result.write_seconds, 3),
-                "duration_s": round(time.perf_counter() - started, 3),
-                "model_id": embedder.model_id,
-                "dimension": embedder.dimension,
-            }
-        )
+        metadata = {
+            **vectors_metadata(result, pending),
+            "duration_s": round(time.perf_counter() - started, 3),
+            "model_id": embedder.model_id,
+            "dimension": embedder.dimension,
+        }
+        return dg.MaterializeResult(metadata=metadata)
 
     return [chunk_vectors]
 

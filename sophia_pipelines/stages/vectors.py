@@ -1,8 +1,10 @@
 """Embed chunks whose content is new to the vector store; remove vectors of chunks that are gone.
 
 A ledger table in the warehouse (`vector_ledger`: chunk_id, content_hash, model_id) records what the vector store
-holds, so the diff is a warehouse query in both modes (no listing of Pinecone needed). The ledger is written
-after each batch's upsert, so an interrupted run resumes where it stopped.
+holds, so the diff is a warehouse query in both modes (no listing of Pinecone needed). Pending chunks are read,
+embedded and written in batches of `batch_size` (pages in chunk_id order), and each batch's ledger rows are
+written right after its upsert, so a failure keeps every finished batch and the next run only does the rest:
+no chunk is embedded twice across runs, whatever batch failed.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from resources.embeddings import Embedder
 from resources.vector_store import VectorBatch, VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
+from sophia_pipelines.stages.chunks import pending_embedding
 
 SNIPPET_CHARS = 1000
 
-PENDING_CHUNKS_SQL = """
+# One page of pending chunks after a chunk_id (keyset paging: pages do not depend on ledger writes in flight).
+PENDING_CHUNKS_PAGE_SQL = """
 SELECT c.chunk_id, c.document_id, c.chunk_index, c.text, c.content_hash, c.source, c.url, c.title
 FROM chunks c
 LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
-WHERE v.chunk_id IS NULL
+WHERE v.chunk_id IS NULL AND c.chunk_id > ?
 ORDER BY c.chunk_id
+LIMIT ?
 """
 
 ORPHAN_VECTORS_SQL = """
@@ -69,14 +74,25 @@ def sync_vectors(
     warehouse: Warehouse,
     embedder: Embedder,
     store: VectorStore,
-    batch_size: int = 8192,
+    batch_size: int = 1024,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> VectorsResult:
+    """Embed and write the pending chunks `batch_size` at a time, then delete the vectors of chunks that are gone.
+
+    Only one page of chunk texts is held at a time (plus the page being written). If embedding or writing a
+    batch fails, the batches before it stay written (vectors and ledger rows) and the error propagates.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     model_id = embedder.model_id
     with warehouse.session() as s:
         s.ensure_tables([CHUNKS, VECTOR_LEDGER])
-        pending = s.query(PENDING_CHUNKS_SQL, [model_id])
+        total = pending_embedding(s, model_id)
         orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
+
+    def read_page(after: str) -> pd.DataFrame:
+        with warehouse.session() as s:
+            return s.query(PENDING_CHUNKS_PAGE_SQL, [model_id, after, batch_size])
 
     def write(batch: pd.DataFrame, values: np.ndarray) -> float:
         t0 = time.perf_counter()
@@ -85,20 +101,26 @@ def sync_vectors(
             s.merge(VECTOR_LEDGER, ledger_frame(batch, model_id), compare=["content_hash", "model_id"])
         return time.perf_counter() - t0
 
-    # Writes of batch i overlap the embedding of batch i+1 (one writer thread, at most one write in flight),
-    # so the stage runs close to the bare model's speed. A failed write stops the loop at the next batch.
+    # The write of batch i overlaps the embedding of batch i+1 (one writer thread, at most one write in flight),
+    # so the stage runs close to the bare model's speed. The next page is read while no write is in flight, so
+    # the warehouse is never used from two threads at once. Leaving the `with` block waits for the write in
+    # flight, so a batch that was embedded before a failure still lands.
     embed_s = write_s = 0.0
+    embedded = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
         in_flight: Future[float] | None = None
-        for start in range(0, len(pending), batch_size):
-            batch = pending.iloc[start : start + batch_size]
+        page = read_page("") if total else pd.DataFrame()
+        while len(page):
             t0 = time.perf_counter()
-            values = embedder.embed(batch["text"].tolist())
+            values = embedder.embed(page["text"].tolist())
             embed_s += time.perf_counter() - t0
             if in_flight is not None:
                 write_s += in_flight.result()
-            in_flight = writer.submit(write, batch, values)
-            log(f"embedded {min(start + batch_size, len(pending))}/{len(pending)} chunks")
+            next_page = read_page(str(page["chunk_id"].iloc[-1])) if len(page) == batch_size else pd.DataFrame()
+            in_flight = writer.submit(write, page, values)
+            embedded += len(page)
+            log(f"embedded {embedded}/{total} chunks")
+            page = next_page
         if in_flight is not None:
             write_s += in_flight.result()
 
@@ -109,7 +131,7 @@ def sync_vectors(
         log(f"removed {len(orphans)} vectors of chunks that no longer exist")
 
     return VectorsResult(
-        chunks_embedded=len(pending),
+        chunks_embedded=embedded,
         vectors_deleted=len(orphans),
         vectors_total=store.count(),
         embed_seconds=embed_s,
