@@ -13,6 +13,7 @@ from resources.payloads import BadPayload, PayloadBatch, PayloadSource
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import sha256_hex
 from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, RAW_FILE_QUARANTINE, TableSpec
+from sophia_pipelines.domain.volatile import stable_payload_hash
 from sophia_pipelines.stages.file_quarantine import update_quarantine
 
 
@@ -51,7 +52,7 @@ def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
                     batch.batch_id,
                     index,
                     payload,
-                    sha256_hex(payload),
+                    stable_payload_hash(source, item, payload),  # volatile fields excluded (domain/volatile.py)
                     batch.fetched_at,
                     None,
                 )
