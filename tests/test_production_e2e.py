@@ -81,7 +81,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        yield {"pinecone": pinecone, "apify": apify}
+        yield {"pinecone": pinecone, "apify": apify, "phantombuster": phantom, "tavily": tavily, "tei": tei}
 
 
 def local_document_ids(tmp_path: Path) -> set[str]:
