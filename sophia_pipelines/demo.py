@@ -15,6 +15,7 @@ import dagster as dg
 from resources.registry import build_search_resources, current_env, resolve
 from sophia_pipelines.definitions import build_definitions
 from sophia_pipelines.domain.tables import ALL_TABLES, DOCUMENT_REJECTS
+from sophia_pipelines.run_health import end_dead_runs
 from sophia_pipelines.search import format_results, search
 
 DEFAULT_QUERY = "renting GPUs in the cloud for LLM inference"
@@ -47,9 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     defs = build_definitions(env)
     job = defs.resolve_job_def("data_pipeline")
     print(f"Running job 'data_pipeline' (SOPHIA_ENV={env}) ...", flush=True)
+    instance = dg.DagsterInstance.get()
+    for run_id in end_dead_runs(instance):  # no daemon here: a killed earlier run must not hold the data-plane pool
+        print(f"Marked run {run_id} failed: its process is gone.", flush=True)
     started = time.perf_counter()
     result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
+        instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
         raise_on_error=False,
     )

@@ -11,6 +11,9 @@ worker for launched runs; the CLI process for `dagster job execute` / `dagster a
 every launch path are covered. A pid counts as alive only if the process exists, is not a zombie and started no
 later than the run did (pids are reused). The check assumes the daemon shares a host with the run workers, which
 is what a local instance is; production uses `K8sRunLauncher`, which checks the run's Kubernetes Job instead.
+
+`end_dead_runs` does the same once, without the daemon, for entry points that run on the instance directly (the
+demo): a killed run must not leave a `sophia/data-plane` pool slot claimed that the next run would wait on forever.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psutil
-from dagster import DagsterEventType, DagsterInstance, DagsterRun, DefaultRunLauncher
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher, RunsFilter
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
 # A process whose start time lies this far after its run's RUN_START event is a newer process with a reused pid.
@@ -80,3 +83,31 @@ class LocalRunLauncher(DefaultRunLauncher):
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no RUN_START event records the run worker's pid")
         status, message = worker_status(worker)
         return CheckRunHealthResult(status, message, run_worker_id=str(worker.pid))
+
+
+def dead_worker(instance: DagsterInstance, run_id: str) -> str | None:
+    """Why the run's worker is dead, or None while it lives (or when no RUN_START records it)."""
+    worker = run_worker(instance, run_id)
+    if worker is None:
+        return None
+    status, message = worker_status(worker)
+    return message if status == WorkerStatus.FAILED else None
+
+
+def end_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Fail every STARTED run whose worker is gone, and free the pool slots still held by finished runs whose
+    worker is gone (what the daemon's run monitoring does, once). Returns the ids of the runs it failed."""
+    ended = []
+    for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        run_id = record.dagster_run.run_id
+        if (message := dead_worker(instance, run_id)) is not None:
+            failure = f"Detected run worker status FAILED: '{message}'. Marking run {run_id} as failed."
+            instance.report_run_failed(record.dagster_run, failure)
+            ended.append(run_id)
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids():
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.is_finished and dead_worker(instance, run_id) is not None:
+                storage.free_concurrency_slots_for_run(run_id)
+    return ended

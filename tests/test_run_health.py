@@ -23,7 +23,7 @@ import yaml
 from dagster._core.launcher import WorkerStatus
 
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
-from sophia_pipelines.run_health import LocalRunLauncher, RunWorker, run_worker, worker_status
+from sophia_pipelines.run_health import LocalRunLauncher, RunWorker, end_dead_runs, run_worker, worker_status
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -108,6 +108,38 @@ def test_worker_status_alive_dead_zombie_and_reused_pid() -> None:
     child.wait()
     status, message = worker_status(RunWorker(child.pid, started))
     assert status == WorkerStatus.FAILED and "no longer running" in message
+
+
+def test_end_dead_runs_fails_a_killed_run_and_frees_its_pool_slot(tmp_path: Path) -> None:
+    """Without a daemon (the demo): a killed run's claimed pool slot would block the next data run forever."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    home = tmp_path / "home"
+    with make_home(home, yaml.safe_load((REPO / "dagster.yaml").read_text())) as instance:
+        env = {**os.environ, "DAGSTER_HOME": str(home), "RUN_HEALTH_DIR": str(markers), "PYTHONPATH": str(REPO)}
+        script = (
+            "import dagster as dg\n"
+            f"from {DEFS_MODULE} import hold_data_plane\n"
+            "hold_data_plane.execute_in_process(instance=dg.DagsterInstance.get())\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env)
+        try:
+            deadline = time.monotonic() + WAIT_SECONDS
+            while not list(markers.glob("*.pid")) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            proc.kill()
+            proc.wait()
+        (marker,) = markers.glob("*.pid")
+        run_id = marker.stem
+        pool = instance.event_log_storage.get_concurrency_info(DATA_PLANE_POOL)
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+        assert [slot.run_id for slot in pool.claimed_slots] == [run_id]
+
+        assert end_dead_runs(instance) == [run_id]
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info(DATA_PLANE_POOL).claimed_slots == []
+        assert end_dead_runs(instance) == []
 
 
 # --- end to end: a daemon, queued runs and CLI runs, SIGKILL ------------------------------------------------------
