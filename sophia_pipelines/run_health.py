@@ -2,7 +2,7 @@
 
 Dagster's run monitoring (the daemon's MONITORING loop, `run_monitoring` in dagster.yaml) asks the run launcher
 whether each STARTED run's worker is alive and marks the run failed when it is not. `DefaultRunLauncher` cannot
-answer, so a run whose process was killed (kill -9, OOM killer, a closed laptop lid mid-run, `dagster dev` killed
+answer, so a run whose process was killed (kill -9, the OOM killer, a reboot, `dagster dev` killed together
 with its code server) stayed STARTED forever, holding a slot of the run queue and of its concurrency pools.
 
 `LocalRunLauncher` launches exactly like `DefaultRunLauncher` and answers the health check from the run's own
