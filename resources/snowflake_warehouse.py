@@ -26,8 +26,8 @@ import pandas as pd
 import snowflake.connector.pandas_tools as sf_pandas_tools
 from dagster_snowflake import SnowflakeResource
 
+from resources.tables import ColumnType, TableSpec
 from resources.warehouse import MergeCounts, Warehouse, WarehouseSession, check_frame, merge_sql
-from sophia_pipelines.domain.tables import ColumnType, TableSpec
 
 SNOWFLAKE_TYPES: dict[ColumnType, str] = {
     "text": "VARCHAR",

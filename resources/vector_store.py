@@ -16,8 +16,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from sophia_pipelines.domain.chunking import Chunk
-
 METADATA_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text", "content_hash")
 SNIPPET_MAX_CHARS = 1000
 TITLE_MAX_CHARS = 1000
@@ -39,25 +37,6 @@ class VectorMatch:
     id: str
     score: float
     metadata: dict[str, Any]
-
-
-def chunk_record(
-    chunk: Chunk, values: np.ndarray | list[float], *, source: str, url: str | None, title: str | None
-) -> VectorRecord:
-    """The record for one embedded chunk (text kept as a ≤ 1,000-char snippet)."""
-    return VectorRecord(
-        id=chunk.chunk_id,
-        values=values,
-        metadata={
-            "document_id": chunk.document_id,
-            "chunk_index": chunk.chunk_index,
-            "source": source,
-            "url": url,
-            "title": title,
-            "text": chunk.text[:SNIPPET_MAX_CHARS],
-            "content_hash": chunk.content_hash,
-        },
-    )
 
 
 def normalize_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

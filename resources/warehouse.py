@@ -19,7 +19,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from sophia_pipelines.domain.tables import ColumnType, TableSpec
+from resources.tables import ColumnType, TableSpec
 
 _temp_names = itertools.count()
 

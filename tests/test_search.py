@@ -9,9 +9,10 @@ import pytest
 
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
-from resources.vector_store import VectorMatch, chunk_record
+from resources.vector_store import VectorMatch
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.search import format_results, main, run, search, snippet
+from sophia_pipelines.stages.vectors import chunk_record
 
 DOCS = [
     (

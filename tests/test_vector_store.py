@@ -23,9 +23,9 @@ from resources.vector_store import (
     VectorRecord,
     VectorStore,
     VectorStoreError,
-    chunk_record,
 )
 from sophia_pipelines.domain.chunking import Chunk
+from sophia_pipelines.stages.vectors import chunk_record
 from tests.standins.pinecone import PineconeStandin
 
 DIM = 8

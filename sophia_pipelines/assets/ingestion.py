@@ -6,11 +6,11 @@ import dagster as dg
 import pandas as pd
 
 from resources.payloads import PayloadSource
+from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain import documents as d
 from sophia_pipelines.domain import tables as t
-from sophia_pipelines.domain.tables import TableSpec
 from sophia_pipelines.stages.file_quarantine import quarantined_files
 from sophia_pipelines.stages.raw import RawLoadResult, land_raw
 

@@ -1,37 +1,8 @@
-"""Logical warehouse tables, independent of the SQL dialect that stores them.
-
-Each backend (DuckDB locally, Snowflake in production) maps the logical column types to its own DDL, so the
-loading code is written once against these specs.
-"""
+"""The data plane's warehouse tables, as dialect-independent specs (the schema language: `resources/tables.py`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-ColumnType = Literal["text", "int", "float", "timestamp", "json"]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    type: ColumnType
-    nullable: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TableSpec:
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def json_columns(self) -> list[str]:
-        return [c.name for c in self.columns if c.type == "json"]
+from resources.tables import Column, TableSpec
 
 
 def _raw_table(name: str) -> TableSpec:

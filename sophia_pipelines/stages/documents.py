@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from resources.tables import TableSpec
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import (
     DOCUMENT_COLUMNS,
@@ -19,7 +20,7 @@ from sophia_pipelines.domain.documents import (
     sha256_hex,
 )
 from sophia_pipelines.domain.normalize import normalize_records
-from sophia_pipelines.domain.tables import DOCUMENT_REJECTS, DOCUMENTS, TableSpec
+from sophia_pipelines.domain.tables import DOCUMENT_REJECTS, DOCUMENTS
 
 
 @dataclass(slots=True)

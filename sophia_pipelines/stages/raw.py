@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from resources.payloads import BadPayload, PayloadBatch, PayloadSource
+from resources.tables import TableSpec
 from resources.warehouse import MergeCounts, WarehouseSession
 from sophia_pipelines.domain.documents import sha256_hex
-from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, RAW_FILE_QUARANTINE, TableSpec
+from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, RAW_FILE_QUARANTINE
 from sophia_pipelines.domain.volatile import stable_payload_hash
 from sophia_pipelines.stages.file_quarantine import update_quarantine
 

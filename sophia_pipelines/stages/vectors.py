@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 
 from resources.embeddings import Embedder
-from resources.vector_store import VectorBatch, VectorStore
+from resources.vector_store import SNIPPET_MAX_CHARS, VectorBatch, VectorRecord, VectorStore
 from resources.warehouse import Warehouse
+from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
-
-SNIPPET_CHARS = 1000
 
 # One page of pending chunks after a chunk_id (keyset paging: pages do not depend on ledger writes in flight).
 PENDING_CHUNKS_PAGE_SQL = """
@@ -54,9 +53,28 @@ class VectorsResult:
 def vector_batch(batch: pd.DataFrame, values: np.ndarray, dimension: int) -> VectorBatch:
     """The chunks of `batch` with their embeddings, in columns (no per-record objects)."""
     columns = {key: batch[key].tolist() for key in ("document_id", "chunk_index", "source", "url", "title")}
-    columns["text"] = batch["text"].str.slice(0, SNIPPET_CHARS).tolist()
+    columns["text"] = batch["text"].str.slice(0, SNIPPET_MAX_CHARS).tolist()
     columns["content_hash"] = batch["content_hash"].tolist()
     return VectorBatch.from_columns(batch["chunk_id"].tolist(), values, columns, dimension)
+
+
+def chunk_record(
+    chunk: Chunk, values: np.ndarray | list[float], *, source: str, url: str | None, title: str | None
+) -> VectorRecord:
+    """The record for one embedded chunk (text kept as a snippet), as `vector_batch` builds them in columns."""
+    return VectorRecord(
+        id=chunk.chunk_id,
+        values=values,
+        metadata={
+            "document_id": chunk.document_id,
+            "chunk_index": chunk.chunk_index,
+            "source": source,
+            "url": url,
+            "title": title,
+            "text": chunk.text[:SNIPPET_MAX_CHARS],
+            "content_hash": chunk.content_hash,
+        },
+    )
 
 
 def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
