@@ -42,8 +42,8 @@ from infra_assets.settings import (
     parse_stack_name,
 )
 from infra_assets.specs.gpu_pool import NodeCountError
+from resources.profile import current_env
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
-from resources.registry import current_env
 
 EXIT_OK = 0
 EXIT_PULUMI_FAILED = 1

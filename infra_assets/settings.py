@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from infra_assets.specs import InfraSpecs, build_infra_specs
-from resources.registry import ENVS
+from resources.profile import ENVS
 
 MODES = ("plan", "preview", "apply")
 MODE_ENV_VAR = "SOPHIA_INFRA_MODE"

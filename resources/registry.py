@@ -1,9 +1,9 @@
-"""The ONE place that reads the mode switch (`SOPHIA_ENV=local|production`) and picks the resources.
+"""Resources per environment, as data: the profile (`resources/profile.py`) says which services to use.
 
-Local (default): bundled sample payloads, DuckDB warehouse and vectors under `SOPHIA_DATA_DIR` (default
-`.sophia/`), the wordllama embedder that ships in its wheel. Production: Apify, PhantomBuster, Tavily, Snowflake,
-Pinecone and a TEI embedding server, with every secret wired through `dg.EnvVar` (resolved at run time, never
-stored in run config or shown in the UI).
+Sample services (local, the default): bundled sample payloads, DuckDB warehouse and vectors under
+`SOPHIA_DATA_DIR` (default `.sophia/`), the wordllama embedder that ships in its wheel. Live services
+(production): Apify, PhantomBuster, Tavily, Snowflake, Pinecone and a TEI embedding server, with every secret
+wired through `dg.EnvVar` (resolved at run time, never stored in run config or shown in the UI).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -20,11 +20,9 @@ from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import Embedder, WordLlamaEmbedder
 from resources.payloads import SamplePayloadSource, samples_dir_from_env
 from resources.pipeline_settings import PipelineSettings
+from resources.profile import TEI_DIMENSION, TEI_MODEL, WORDLLAMA_DIMENSION, EnvProfile, current_profile
 from resources.vector_store import VectorStore
 from resources.warehouse import DuckDBWarehouse
-
-Env = Literal["local", "production"]
-ENVS: tuple[Env, ...] = ("local", "production")
 
 DEFAULT_APIFY_ACTORS = {
     "website-content-crawler": "apify~website-content-crawler",
@@ -35,13 +33,6 @@ DEFAULT_TAVILY_QUERIES = [
     "vector database benchmarks for semantic search",
     "data engineering best practices for AI pipelines",
 ]
-
-
-def current_env() -> Env:
-    value = os.environ.get("SOPHIA_ENV", "local").strip().lower() or "local"
-    if value not in ENVS:
-        raise ValueError(f"SOPHIA_ENV must be one of {', '.join(ENVS)}; got {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def data_dir() -> Path:
@@ -66,12 +57,7 @@ def pipeline_settings() -> PipelineSettings:
     )
 
 
-WORDLLAMA_DIM = 256  # the dimension wordllama's wheel ships
-TEI_MODEL = "BAAI/bge-small-en-v1.5"  # what the k8s TEI deployment serves (infra_assets/specs/k8s.py)
-TEI_DIM = 384
-
-
-def embedding_dimension(default: int = WORDLLAMA_DIM) -> int:
+def embedding_dimension(default: int = WORDLLAMA_DIMENSION) -> int:
     return int(os.environ.get("SOPHIA_EMBEDDING_DIM") or default)
 
 
@@ -91,7 +77,7 @@ def local_resources(root: Path | None = None, samples_dir: Path | None = None) -
     }
 
 
-def production_resources() -> dict[str, Any]:
+def live_resources(profile: EnvProfile) -> dict[str, Any]:
     from dagster_snowflake import SnowflakeResource
 
     from resources.apify import ApifyPayloadSource
@@ -102,8 +88,8 @@ def production_resources() -> dict[str, Any]:
     from resources.tavily import TavilyPayloadSource
 
     embedder: Embedder
-    if os.environ.get("SOPHIA_EMBEDDER", "tei") == "tei":
-        dim = embedding_dimension(TEI_DIM)
+    if os.environ.get("SOPHIA_EMBEDDER", profile.embedder) == "tei":
+        dim = embedding_dimension(TEI_DIMENSION)
         model = os.environ.get("TEI_MODEL", TEI_MODEL)
         embedder = TeiEmbedder(base_url=dg.EnvVar("TEI_URL"), model=model, dimension=dim)
     else:
@@ -151,21 +137,14 @@ def production_resources() -> dict[str, Any]:
     }
 
 
-def build_resources(env: Env) -> dict[str, Any]:
-    return local_resources() if env == "local" else production_resources()
-
-
-def warehouse_kind(env: Env) -> str:
-    return "duckdb" if env == "local" else "snowflake"
-
-
-def vector_store_kind(env: Env) -> str:
-    return "duckdb" if env == "local" else "pinecone"
+def build_resources(profile: EnvProfile) -> dict[str, Any]:
+    """The resources of `profile`: bundled samples + DuckDB, or the live services."""
+    return local_resources() if profile.services == "samples" else live_resources(profile)
 
 
 def build_search_resources() -> tuple[Embedder, VectorStore]:
-    """The embedder and vector store the search CLI uses, for the current mode."""
-    res = build_resources(current_env())
+    """The embedder and vector store the search CLI uses, for the current profile."""
+    res = build_resources(current_profile())
     embedder, store = res["embedder"], res["vector_store"]
     return resolve(embedder), resolve(store)
 

@@ -12,7 +12,8 @@ import time
 
 import dagster as dg
 
-from resources.registry import build_search_resources, current_env, resolve
+from resources.profile import current_env
+from resources.registry import build_search_resources, resolve
 from sophia_pipelines.definitions import build_definitions
 from sophia_pipelines.domain.tables import ALL_TABLES, DOCUMENT_REJECTS
 from sophia_pipelines.run_health import end_dead_runs

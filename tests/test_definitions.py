@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resources.registry import current_env
+from resources.profile import current_env
 from sophia_pipelines.definitions import build_definitions
 
 ROOT = Path(__file__).resolve().parent.parent

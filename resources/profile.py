@@ -1,0 +1,108 @@
+"""Environment profiles: everything that differs between `local` and `production`, as data.
+
+`SOPHIA_ENV` is read here and nowhere else (`current_profile()`); definitions, CLIs, sensors and infra specs
+take an `EnvProfile` and read its fields instead of branching on the mode's name. Adding an environment (a
+`staging` or a per-branch one) is one entry in `PROFILES`: `services="live"` with its own pool bounds, replicas
+and automation default; its stacks are then named `<name>-<component>` and its secrets come from the ESC
+environment of that name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+Env = Literal["local", "production"]
+ExecutorKind = Literal["in_process", "multiprocess"]
+
+ENV_VAR = "SOPHIA_ENV"
+DEFAULT_ENV: Env = "local"
+
+# The embedding model the TEI deployment serves and the production embedder names (one place for both).
+TEI_MODEL = "BAAI/bge-small-en-v1.5"
+TEI_DIMENSION = 384
+WORDLLAMA_DIMENSION = 256  # the dimension wordllama's wheel ships
+
+
+@dataclass(frozen=True, slots=True)
+class PoolBounds:
+    """Size range of a node pool and the size it starts at."""
+
+    min_nodes: int
+    max_nodes: int
+    desired_nodes: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_nodes <= self.desired_nodes <= self.max_nodes:
+            raise ValueError(f"pool bounds need 0 <= min <= desired <= max, got {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvProfile:
+    """One environment: backends, executor, automation defaults, pool sizes, replicas, models and cooldowns."""
+
+    name: Env
+    services: Literal["samples", "live"]  # bundled sample payloads + DuckDB, or the real APIs and stores
+    warehouse_kind: str  # Dagster kind of the warehouse assets
+    vector_store_kind: str
+    executor: ExecutorKind  # DuckDB has a single writer, so local runs stay in one process
+    automation_running: bool  # sensors and schedules start RUNNING (else STOPPED until turned on)
+    embedder: Literal["wordllama", "tei"]  # the default; SOPHIA_EMBEDDER overrides in live mode
+    gpu_pool: PoolBounds
+    mcp_replicas: int
+    scale_down_cooldown_s: float
+    protect_stacks: bool  # Pulumi `protect` on resources whose deletion loses data (the ESC environment)
+
+    @property
+    def is_live(self) -> bool:
+        return self.services == "live"
+
+
+PROFILES: dict[str, EnvProfile] = {
+    "local": EnvProfile(
+        name="local",
+        services="samples",
+        warehouse_kind="duckdb",
+        vector_store_kind="duckdb",
+        executor="in_process",
+        automation_running=False,
+        embedder="wordllama",
+        gpu_pool=PoolBounds(0, 1, 1),
+        mcp_replicas=1,
+        scale_down_cooldown_s=900.0,
+        protect_stacks=False,
+    ),
+    "production": EnvProfile(
+        name="production",
+        services="live",
+        warehouse_kind="snowflake",
+        vector_store_kind="pinecone",
+        executor="multiprocess",
+        automation_running=True,
+        embedder="tei",
+        gpu_pool=PoolBounds(0, 4, 1),
+        mcp_replicas=2,
+        scale_down_cooldown_s=900.0,
+        protect_stacks=True,
+    ),
+}
+ENVS: tuple[str, ...] = tuple(PROFILES)
+
+
+def profile(name: str) -> EnvProfile:
+    """The profile called `name`; a clear error naming the known ones otherwise."""
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(f"{ENV_VAR} must be one of {', '.join(ENVS)}; got {name!r}")
+    return PROFILES[key]
+
+
+def current_env() -> Env:
+    """The name of the current profile."""
+    return current_profile().name
+
+
+def current_profile() -> EnvProfile:
+    """The profile `SOPHIA_ENV` selects (default `local`): the only place the variable is read."""
+    return profile(os.environ.get(ENV_VAR, "").strip() or DEFAULT_ENV)
