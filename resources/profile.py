@@ -10,6 +10,9 @@ environment of that name.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,6 +101,21 @@ def profile(name: str) -> EnvProfile:
     return PROFILES[key]
 
 
+_override: ContextVar[EnvProfile | None] = ContextVar("sophia_profile_override", default=None)
+
+
+@contextmanager
+def using_profile(env: str | EnvProfile | None) -> Iterator[EnvProfile]:
+    """Within the block, `current_profile()` is `env` (for tests and CLIs that build another environment's
+    definitions in-process); None keeps the current one."""
+    chosen = current_profile() if env is None else env if isinstance(env, EnvProfile) else profile(env)
+    token = _override.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _override.reset(token)
+
+
 def current_env() -> Env:
     """The name of the current profile."""
     return current_profile().name
@@ -105,4 +123,7 @@ def current_env() -> Env:
 
 def current_profile() -> EnvProfile:
     """The profile `SOPHIA_ENV` selects (default `local`): the only place the variable is read."""
+    chosen = _override.get()
+    if chosen is not None:
+        return chosen
     return profile(os.environ.get(ENV_VAR, "").strip() or DEFAULT_ENV)

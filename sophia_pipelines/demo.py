@@ -14,10 +14,10 @@ import dagster as dg
 
 from resources.profile import current_env
 from resources.registry import build_search_resources, resolve
-from sophia_pipelines.definitions import build_definitions
 from sophia_pipelines.domain.tables import ALL_TABLES, DOCUMENT_REJECTS
 from sophia_pipelines.run_health import end_dead_runs
 from sophia_pipelines.search import format_results, search
+from sophia_platform.loader import load_platform
 
 DEFAULT_QUERY = "renting GPUs in the cloud for LLM inference"
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = current_env()
-    defs = build_definitions(env)
+    defs = load_platform()
     job = defs.resolve_job_def("data_pipeline")
     print(f"Running job 'data_pipeline' (SOPHIA_ENV={env}) ...", flush=True)
     instance = dg.DagsterInstance.get()

@@ -25,8 +25,8 @@ from resources.registry import local_resources
 from sophia_pipelines.assets.ingestion import build_ingestion_assets
 from sophia_pipelines.assets.warehouse import build_warehouse_assets
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
-from sophia_pipelines.definitions import build_data_definitions
 from sophia_pipelines.jobs import data_pipeline_job
+from sophia_platform.loader import load_platform
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -34,7 +34,7 @@ RUN_TIMEOUT_SECONDS = 180
 
 
 def test_every_data_plane_step_claims_the_pool(tmp_path: Path) -> None:
-    defs = build_data_definitions("local", resources=local_resources(tmp_path / "data", BUNDLED_SAMPLES_DIR))
+    defs = load_platform("local", resources=local_resources(tmp_path / "data", BUNDLED_SAMPLES_DIR))
     job = defs.resolve_job_def(data_pipeline_job.name)
     pools = {node.name: node.definition.pool for node in job.graph.nodes}
     assert len(pools) >= 6  # assets and asset checks
@@ -86,7 +86,7 @@ def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> N
     }
     with dg.DagsterInstance.from_config(str(home)) as instance:  # creates the storage before the processes race
         assert yaml.safe_load((home / "dagster.yaml").read_text())["concurrency"]["pools"]["default_limit"] == 1
-        args = [str(DAGSTER), "asset", "materialize", "-m", "sophia_pipelines.definitions", "--select", "chunk_vectors"]
+        args = [str(DAGSTER), "asset", "materialize", "-m", "sophia_platform.definitions", "--select", "chunk_vectors"]
         procs = [
             subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from resources.profile import current_env
-from sophia_pipelines.definitions import build_definitions
+from sophia_platform.loader import load_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ASSETS = {
@@ -32,7 +32,7 @@ def test_dagster_definitions_validate(env: str, tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOPHIA_", "SNOWFLAKE_", "PINECONE_"))}
     run_env = {**clean, "SOPHIA_ENV": env, "SOPHIA_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "sophia_pipelines.definitions"],
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "sophia_platform.definitions"],
         cwd=ROOT,
         env=run_env,
         capture_output=True,
@@ -45,7 +45,7 @@ def test_dagster_definitions_validate(env: str, tmp_path: Path) -> None:
 
 def test_one_definitions_with_both_planes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path))
-    defs = build_definitions("local")
+    defs = load_platform("local")
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys >= DATA_ASSETS | INFRA_ASSETS
@@ -65,7 +65,7 @@ def test_one_definitions_with_both_planes(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_production_swaps_resources_not_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path))
-    local, prod = build_definitions("local"), build_definitions("production")
+    local, prod = load_platform("local"), load_platform("production")
     assert local.resolve_asset_graph().get_all_asset_keys() == prod.resolve_asset_graph().get_all_asset_keys()
     names = {k: type(v).__name__ for k, v in prod.resources.items()}
     assert names["warehouse"] == "SnowflakeWarehouse" and names["vector_store"] == "PineconeVectorStore"

@@ -19,8 +19,8 @@ import fakesnow
 import pytest
 
 from resources.registry import DEFAULT_APIFY_ACTORS, resolve
-from sophia_pipelines.definitions import build_data_definitions
 from sophia_pipelines.search import search
+from sophia_platform.loader import load_platform
 from tests.conftest import build_data_plane, metadata_by_asset
 from tests.standins.apify import ApifyStandin, sample_or_inline_batches
 from tests.standins.phantombuster import PhantomBusterStandin
@@ -95,7 +95,7 @@ def local_document_ids(tmp_path: Path) -> set[str]:
 
 
 def test_production_wiring_matches_local_and_leaks_nothing(production_env: dict, tmp_path: Path) -> None:
-    defs = build_data_definitions("production")
+    defs = load_platform("production")
     job = defs.resolve_job_def("data_pipeline")
     with dg.instance_for_test() as instance:
         first = job.execute_in_process(instance=instance)

@@ -25,7 +25,7 @@ from resources.registry import DEFAULT_APIFY_ACTORS, resolve
 from sophia_pipelines.assets import ingestion
 from sophia_pipelines.assets.ingestion import RAW_STREAMS
 from sophia_pipelines.assets.retry_policies import network_retry_policy
-from sophia_pipelines.definitions import build_data_definitions
+from sophia_platform.loader import load_platform
 from tests.conftest import build_data_plane, metadata_by_asset
 from tests.standins.pinecone import PineconeStandin
 from tests.test_production_e2e import SECRETS, production_env  # noqa: F401  (the fixture)
@@ -138,7 +138,7 @@ def check_landed_once(run: Snapshot, reference: Snapshot, env: dict[str, Any]) -
 @pytest.mark.usefixtures("fast_retries")
 def test_20_percent_faults_complete_in_one_run(production_env: dict, reference: Snapshot) -> None:  # noqa: F811
     faults = inject_faults(production_env, 0.2, seed=20)
-    defs = build_data_definitions("production")
+    defs = load_platform("production")
     with dg.instance_for_test() as instance:
         run = defs.resolve_job_def("data_pipeline").execute_in_process(instance=instance, raise_on_error=False)
         events = [str(e) for e in instance.all_logs(run.run_id)]
@@ -165,7 +165,7 @@ def test_50_percent_faults_converge_within_three_runs_without_duplicates(
     reference: Snapshot,
 ) -> None:
     faults = inject_faults(production_env, 0.5, seed=50)
-    defs = build_data_definitions("production")
+    defs = load_platform("production")
     job = defs.resolve_job_def("data_pipeline")
     runs = []
     with dg.instance_for_test() as instance:

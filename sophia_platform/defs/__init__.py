@@ -1,0 +1,1 @@
+"""One folder per area; each `definitions.py` builds its area for the current environment profile."""

@@ -1,0 +1,18 @@
+"""Resources and the executor of the code location, chosen by the environment profile (resources as data)."""
+
+import dagster as dg
+
+from resources.profile import current_profile
+from resources.registry import build_resources
+from sophia_platform.loader import resource_overrides
+
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    profile = current_profile()
+    return dg.Definitions(
+        resources={**build_resources(profile), **resource_overrides()},
+        executor=EXECUTORS[profile.executor],
+    )
