@@ -18,6 +18,15 @@ import pandas as pd
 
 METADATA_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text", "content_hash")
 SNIPPET_MAX_CHARS = 1000
+_METADATA_TYPES = {"chunk_index": "int"}
+
+VECTOR_RECORD_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("id", "string", description="chunk_id", constraints=dg.TableColumnConstraints(unique=True)),
+        dg.TableColumn("values", "float[dimension]", description="L2-normalised embedding (cosine = dot product)"),
+        *(dg.TableColumn(name, _METADATA_TYPES.get(name, "string")) for name in METADATA_FIELDS),
+    ]
+)
 TITLE_MAX_CHARS = 1000
 
 

@@ -39,7 +39,26 @@ def _overriding(resources: Mapping[str, Any] | None) -> Iterator[None]:
         _resource_overrides.reset(token)
 
 
+CODE_REFERENCES = "dagster/code_references"
+
+
+def with_code_references(defs: dg.Definitions) -> dg.Definitions:
+    """Every asset linked to the Python source that computes it (the UI's "open in editor" link)."""
+    refs: dict[dg.AssetKey, Any] = {}
+    for assets_def in defs.assets or []:
+        if isinstance(assets_def, dg.AssetsDefinition):
+            for spec in dg.with_source_code_references([assets_def])[0].specs:
+                if CODE_REFERENCES in spec.metadata:
+                    refs[spec.key] = spec.metadata[CODE_REFERENCES]
+    return defs.map_asset_specs(
+        func=lambda spec: (
+            spec.merge_attributes(metadata={CODE_REFERENCES: refs[spec.key]}) if spec.key in refs else spec
+        )
+    )
+
+
 def load_platform(env: str | EnvProfile | None = None, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
-    """Every definition of the code location, for `env` (default: the current profile)."""
+    """Every definition of the code location, for `env` (default: the current profile), with the policies that
+    apply to all of them (code references) applied once here."""
     with using_profile(env), _overriding(resources):
-        return dg.load_from_defs_folder(path_within_project=PROJECT_DIR)
+        return with_code_references(dg.load_from_defs_folder(path_within_project=PROJECT_DIR))

@@ -43,6 +43,28 @@ def test_dagster_definitions_validate(env: str, tmp_path: Path) -> None:
     assert "Validation successful" in proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("env", ["local", "production"])
+def test_dg_check_and_list_defs(env: str, tmp_path: Path) -> None:
+    """`dg check defs` and `dg list defs` (what CI and a newcomer run) accept the project in both modes."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOPHIA_", "SNOWFLAKE_", "PINECONE_"))}
+    venv = Path(sys.executable).parent.parent
+    run_env = {
+        **clean,
+        "SOPHIA_ENV": env,
+        "SOPHIA_DATA_DIR": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path),
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{clean.get('PATH', '')}",
+    }
+    dg_cli = str(venv / "bin" / "dg")
+    check = subprocess.run([dg_cli, "check", "defs"], cwd=ROOT, env=run_env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "All definitions loaded successfully" in check.stdout + check.stderr
+    listed = subprocess.run([dg_cli, "list", "defs", "--json"], cwd=ROOT, env=run_env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert all(name in listed.stdout for name in DATA_ASSETS | INFRA_ASSETS)
+
+
 def test_one_definitions_with_both_planes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path))
     defs = load_platform("local")

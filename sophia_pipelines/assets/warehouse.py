@@ -7,6 +7,7 @@ import pandas as pd
 
 from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
+from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
@@ -27,12 +28,18 @@ def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
     return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.itertuples(index=False))
 
 
+def table_metadata(spec: TableSpec) -> dict[str, object]:
+    """Definition metadata the UI shows for an asset stored in a warehouse table: its name and column schema."""
+    return dict(dg.TableMetadataSet(table_name=spec.name, column_schema=spec.dagster_schema()))
+
+
 def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
     @dg.asset(
         group_name="warehouse",
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=RAW_KEYS,
+        metadata=table_metadata(DOCUMENTS),
         pool=DATA_PLANE_POOL,
         description=(
             "One row per document across all sources (document_id = stable hash of source + canonical URL/id), "
@@ -71,6 +78,7 @@ def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=[documents],
+        metadata=table_metadata(CHUNKS),
         pool=DATA_PLANE_POOL,
         description=(
             "Documents split on paragraph/sentence boundaries (size and overlap from the `pipeline` resource). "
