@@ -8,6 +8,7 @@ from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
 from resources.vector_store import VECTOR_RECORD_SCHEMA, VectorStore
 from resources.warehouse import Warehouse
+from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.assets.retry_policies import network_retry_policy
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
@@ -21,7 +22,7 @@ def vectors_metadata(result: VectorsResult, pending: int) -> dict[str, int | flo
         "chunks_embedded": result.chunks_embedded,
         "vectors_deleted": result.vectors_deleted,
         "vectors_total": result.vectors_total,
-        "pending_embedding": pending,
+        PENDING_EMBEDDING: pending,
     }
     if result.chunks_embedded:
         rate = result.chunks_embedded / result.embed_seconds if result.embed_seconds else 0.0
@@ -81,7 +82,7 @@ def vectors_in_sync(warehouse: Warehouse, embedder: Embedder, vector_store: Vect
     stored = vector_store.count()
     return dg.AssetCheckResult(
         passed=pending == 0 and stored == chunks,
-        metadata={"pending_embedding": pending, "chunks": chunks, "vectors": stored},
+        metadata={PENDING_EMBEDDING: pending, "chunks": chunks, "vectors": stored},
     )
 
 

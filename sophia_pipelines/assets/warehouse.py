@@ -9,6 +9,7 @@ from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
 from resources.tables import TableSpec
 from resources.warehouse import Warehouse
+from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
@@ -104,7 +105,7 @@ def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
                 "documents_chunked": result.documents_chunked,
                 "chunks_written": result.chunks_written,
                 "chunks_deleted": result.chunks_deleted,
-                "pending_embedding": result.pending_embedding,
+                PENDING_EMBEDDING: result.pending_embedding,
                 "dagster/row_count": result.total_chunks,
                 "duration_s": round(time.perf_counter() - started, 3),
                 "chunker": f"{pipeline.chunk_max_chars}/{pipeline.chunk_overlap_chars}",
