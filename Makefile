@@ -4,6 +4,6 @@ demo:  ## run the data pipeline on local defaults and search it
 test:  ## lint + the whole test suite
 	bash scripts/test.sh
 dev:  ## the Dagster UI on http://127.0.0.1:3000
-	bash scripts/bootstrap.sh && DAGSTER_HOME=$(CURDIR)/.dagster_home .venv/bin/dagster dev
+	bash scripts/bootstrap.sh && DAGSTER_HOME=$(CURDIR)/.dagster_home .venv/bin/dg dev
 bench:  ## pipeline throughput benchmark
 	bash scripts/bootstrap.sh && .venv/bin/python benchmarks/pipeline_throughput.py

@@ -6,4 +6,5 @@ bash scripts/bootstrap.sh
 export DAGSTER_HOME="$PWD/.dagster_home"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/dg check defs
 exec .venv/bin/python -m pytest "$@"
