@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,10 @@ from resources.profile import TEI_DIMENSION, TEI_MODEL, WORDLLAMA_DIMENSION, Env
 from resources.vector_store import VectorStore
 from resources.warehouse import DuckDBWarehouse
 
-DEFAULT_APIFY_ACTORS = {
-    "website-content-crawler": "apify~website-content-crawler",
-    "linkedin-profile-scraper": "dev_fusion~Linkedin-Profile-Scraper",
-}
-DEFAULT_TAVILY_QUERIES = [
-    "GPU cloud pricing for LLM inference",
-    "vector database benchmarks for semantic search",
-    "data engineering best practices for AI pipelines",
-]
+# What each stream reads upstream by default, as {system: {stream: default}}: an Apify actor id, for PhantomBuster
+# the name of the environment variable holding the agent id, for Tavily the queries. The data plane builds it from
+# its stream catalogue (`sophia_pipelines.streams.upstream_config`); resources import nothing from the data plane.
+Upstreams = Mapping[str, Mapping[str, Any]]
 
 
 def data_dir() -> Path:
@@ -77,7 +73,25 @@ def local_resources(root: Path | None = None, samples_dir: Path | None = None) -
     }
 
 
-def live_resources(profile: EnvProfile) -> dict[str, Any]:
+def apify_actors(upstreams: Upstreams) -> dict[str, str]:
+    """{stream: actor id}: SOPHIA_APIFY_ACTORS (JSON) or the streams' defaults."""
+    return _json_env("SOPHIA_APIFY_ACTORS", dict(upstreams.get("apify", {})))
+
+
+def phantombuster_agents(upstreams: Upstreams) -> dict[str, str]:
+    """{stream: agent id}: SOPHIA_PHANTOMBUSTER_AGENTS (JSON), or each stream's agent id variable ("" if unset)."""
+    defaults = {stream: os.environ.get(var, "") for stream, var in upstreams.get("phantombuster", {}).items()}
+    return _json_env("SOPHIA_PHANTOMBUSTER_AGENTS", defaults)
+
+
+def tavily_queries(upstreams: Upstreams) -> list[str]:
+    """SOPHIA_TAVILY_QUERIES (JSON) or the Tavily streams' query sets."""
+    defaults = [query for queries in upstreams.get("tavily", {}).values() for query in queries]
+    return _json_env("SOPHIA_TAVILY_QUERIES", defaults)
+
+
+def live_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> dict[str, Any]:
+    """The live services; `upstreams` are the streams' defaults (None: only what the environment sets)."""
     from dagster_snowflake import SnowflakeResource
 
     from resources.apify import ApifyPayloadSource
@@ -86,6 +100,8 @@ def live_resources(profile: EnvProfile) -> dict[str, Any]:
     from resources.pinecone_vector_store import PineconeVectorStore
     from resources.snowflake_warehouse import SnowflakeWarehouse
     from resources.tavily import TavilyPayloadSource
+
+    upstreams = upstreams or {}
 
     embedder: Embedder
     if os.environ.get("SOPHIA_EMBEDDER", profile.embedder) == "tei":
@@ -99,20 +115,17 @@ def live_resources(profile: EnvProfile) -> dict[str, Any]:
     return {
         "apify": ApifyPayloadSource(
             token=dg.EnvVar("APIFY_TOKEN"),
-            actors=_json_env("SOPHIA_APIFY_ACTORS", DEFAULT_APIFY_ACTORS),
+            actors=apify_actors(upstreams),
             **_env_overrides(api_url="APIFY_API_URL"),
         ),
         "phantombuster": PhantomBusterPayloadSource(
             api_key=dg.EnvVar("PHANTOMBUSTER_API_KEY"),
             **_env_overrides(base_url="PHANTOMBUSTER_API_URL", s3_base_url="PHANTOMBUSTER_S3_URL"),
-            agents=_json_env(
-                "SOPHIA_PHANTOMBUSTER_AGENTS",
-                {"linkedin-search-export": os.environ.get("PHANTOMBUSTER_LINKEDIN_SEARCH_AGENT_ID", "")},
-            ),
+            agents=phantombuster_agents(upstreams),
         ),
         "tavily": TavilyPayloadSource(
             api_key=dg.EnvVar("TAVILY_API_KEY"),
-            queries=_json_env("SOPHIA_TAVILY_QUERIES", DEFAULT_TAVILY_QUERIES),
+            queries=tavily_queries(upstreams),
             **_env_overrides(api_base_url="TAVILY_API_URL"),
         ),
         "warehouse": SnowflakeWarehouse(
@@ -137,9 +150,9 @@ def live_resources(profile: EnvProfile) -> dict[str, Any]:
     }
 
 
-def build_resources(profile: EnvProfile) -> dict[str, Any]:
-    """The resources of `profile`: bundled samples + DuckDB, or the live services."""
-    return local_resources() if profile.services == "samples" else live_resources(profile)
+def build_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> dict[str, Any]:
+    """The resources of `profile`: bundled samples + DuckDB, or the live services reading `upstreams`."""
+    return local_resources() if profile.services == "samples" else live_resources(profile, upstreams)
 
 
 def build_search_resources() -> tuple[Embedder, VectorStore]:

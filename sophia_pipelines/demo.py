@@ -14,9 +14,10 @@ import dagster as dg
 
 from resources.profile import current_env
 from resources.registry import build_search_resources, resolve
-from sophia_pipelines.domain.tables import ALL_TABLES, DOCUMENT_REJECTS
+from sophia_pipelines.domain.tables import DOCUMENT_REJECTS
 from sophia_pipelines.run_health import end_dead_runs
 from sophia_pipelines.search import format_results, search
+from sophia_pipelines.streams import ALL_TABLES
 from sophia_platform.loader import load_platform
 
 DEFAULT_QUERY = "renting GPUs in the cloud for LLM inference"

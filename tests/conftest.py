@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from resources.registry import local_resources
 from sophia_pipelines.assets.ingestion import build_ingestion_assets
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
 from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS, build_warehouse_assets
+from sophia_pipelines.streams import STREAMS, StreamSpec
 
 # Shared assertion helpers get pytest's detailed assert messages too.
 pytest.register_assert_rewrite("tests.helpers")
@@ -43,14 +45,16 @@ def metadata_by_asset(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, 
     }
 
 
-def build_data_plane(tmp: Path, samples_source: Path = BUNDLED_SAMPLES_DIR) -> DataPlane:
-    """A data plane over `tmp`: a private copy of the samples and fresh DuckDB files."""
+def build_data_plane(
+    tmp: Path, samples_source: Path = BUNDLED_SAMPLES_DIR, streams: Sequence[StreamSpec] = STREAMS
+) -> DataPlane:
+    """A data plane of `streams` over `tmp`: a private copy of the samples and fresh DuckDB files."""
     samples = tmp / "samples"
     shutil.copytree(samples_source, samples)
     root = tmp / "data"
     assets = [
-        *build_ingestion_assets("duckdb"),
-        *build_warehouse_assets("duckdb"),
+        *build_ingestion_assets("duckdb", streams),
+        *build_warehouse_assets("duckdb", streams),
         *build_vector_assets("duckdb"),
     ]
     return DataPlane(root, samples, local_resources(root, samples), assets)

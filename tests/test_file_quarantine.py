@@ -29,9 +29,9 @@ from resources.warehouse import DuckDBWarehouse, Warehouse
 from sophia_pipelines.assets.ingestion import QUARANTINE_CHECK
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS
 from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS
-from sophia_pipelines.domain.documents import APIFY_WEBSITE_CONTENT, PHANTOMBUSTER_LINKEDIN_SEARCH
-from sophia_pipelines.domain.tables import RAW_APIFY_WEBSITE_CONTENT, RAW_FILE_QUARANTINE
+from sophia_pipelines.domain.tables import RAW_FILE_QUARANTINE
 from sophia_pipelines.stages.raw import RawLoadResult, land_raw
+from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT, PHANTOMBUSTER_LINKEDIN_SEARCH, RAW_APIFY_WEBSITE_CONTENT
 from tests.conftest import DataPlane, build_data_plane, metadata_by_asset
 from tests.test_payloads_local import BAD_FILES, write, write_bad
 

@@ -8,13 +8,7 @@ from typing import Any
 
 import pytest
 
-from sophia_pipelines.domain.documents import (
-    APIFY_WEBSITE_CONTENT,
-    TAVILY_SEARCH,
-    RawRecord,
-    content_hash,
-    make_document_id,
-)
+from sophia_pipelines.domain.documents import RawRecord, content_hash, make_document_id
 from sophia_pipelines.domain.normalize import normalize_apify_website, normalize_record
 from sophia_pipelines.domain.normalize.common import (
     canonical_linkedin_url,
@@ -24,6 +18,7 @@ from sophia_pipelines.domain.normalize.common import (
     coerce_str,
     parse_datetime,
 )
+from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT, TAVILY_SEARCH
 from tests.helpers import FETCHED, raw_record
 
 URL = "https://docs.example-saas.io/guides/setup"

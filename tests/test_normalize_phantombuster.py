@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from sophia_pipelines.domain.documents import (
-    APIFY_LINKEDIN_PROFILES,
-    PHANTOMBUSTER_LINKEDIN_SEARCH,
-    RawRecord,
-    content_hash,
-    make_document_id,
-)
+from sophia_pipelines.domain.documents import RawRecord, content_hash, make_document_id
 from sophia_pipelines.domain.normalize import normalize_phantombuster, normalize_record
+from sophia_pipelines.streams import APIFY_LINKEDIN_PROFILES, PHANTOMBUSTER_LINKEDIN_SEARCH
 from tests.helpers import FETCHED, only_document, only_rejection, raw_record
 
 PROFILE_URL = "https://www.linkedin.com/in/kwame-mensah-59d1a9ea"

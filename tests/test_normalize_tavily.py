@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from sophia_pipelines.domain.documents import TAVILY_SEARCH, RawRecord, content_hash, make_document_id
+from sophia_pipelines.domain.documents import RawRecord, content_hash, make_document_id
 from sophia_pipelines.domain.normalize import normalize_record, normalize_tavily
+from sophia_pipelines.streams import TAVILY_SEARCH
 
 FETCHED = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 

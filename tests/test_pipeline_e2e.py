@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from sophia_pipelines.domain.chunking import chunk_document
-from sophia_pipelines.domain.documents import APIFY_WEBSITE_CONTENT
 from sophia_pipelines.domain.normalize.common import canonical_url
 from sophia_pipelines.search import search
+from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT
 from tests.conftest import DataPlane, build_data_plane, metadata_by_asset
 
 pytestmark = pytest.mark.slow

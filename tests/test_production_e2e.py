@@ -18,8 +18,9 @@ import duckdb
 import fakesnow
 import pytest
 
-from resources.registry import DEFAULT_APIFY_ACTORS, resolve
+from resources.registry import resolve
 from sophia_pipelines.search import search
+from sophia_pipelines.streams import DEFAULT_APIFY_ACTORS
 from sophia_platform.loader import load_platform
 from tests.conftest import build_data_plane, metadata_by_asset
 from tests.standins.apify import ApifyStandin, sample_or_inline_batches

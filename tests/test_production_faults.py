@@ -21,10 +21,11 @@ import duckdb
 import pytest
 
 from resources.http_retry import DELAY_SCALE_ENV
-from resources.registry import DEFAULT_APIFY_ACTORS, resolve
+from resources.registry import resolve
 from sophia_pipelines.assets import ingestion
-from sophia_pipelines.assets.ingestion import RAW_STREAMS
 from sophia_pipelines.assets.retry_policies import network_retry_policy
+from sophia_pipelines.streams import DEFAULT_APIFY_ACTORS
+from sophia_pipelines.streams import STREAMS as RAW_STREAMS
 from sophia_platform.loader import load_platform
 from tests.conftest import build_data_plane, metadata_by_asset
 from tests.standins.pinecone import PineconeStandin

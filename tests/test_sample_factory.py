@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from sophia_pipelines.domain.documents import (
+from sophia_pipelines.domain.documents import NormalizeResult, RawRecord
+from sophia_pipelines.domain.normalize import normalize_record, normalize_records
+from sophia_pipelines.domain.normalize.common import canonical_linkedin_url, canonical_url
+from sophia_pipelines.streams import (
     APIFY_LINKEDIN_PROFILES,
     APIFY_WEBSITE_CONTENT,
+    NORMALIZERS,
     PHANTOMBUSTER_LINKEDIN_SEARCH,
     TAVILY_SEARCH,
-    NormalizeResult,
-    RawRecord,
 )
-from sophia_pipelines.domain.normalize import NORMALIZERS, normalize_record, normalize_records
-from sophia_pipelines.domain.normalize.common import canonical_linkedin_url, canonical_url
 from tools.sample_factory import (
     BASE_TIME,
     STREAM_DIRS,

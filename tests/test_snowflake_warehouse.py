@@ -19,16 +19,8 @@ from dagster_snowflake import SnowflakeResource
 from resources.payloads import PayloadBatch
 from resources.snowflake_warehouse import SnowflakeSession, SnowflakeWarehouse
 from resources.warehouse import MergeCounts, Warehouse
-from sophia_pipelines.domain.documents import APIFY_WEBSITE_CONTENT, TAVILY_SEARCH
-from sophia_pipelines.domain.tables import (
-    CHUNKS,
-    DOCUMENT_REJECTS,
-    DOCUMENTS,
-    RAW_APIFY_WEBSITE_CONTENT,
-    RAW_TAVILY_SEARCH,
-    Column,
-    TableSpec,
-)
+from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS, Column, TableSpec
+from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT, RAW_APIFY_WEBSITE_CONTENT, RAW_TAVILY_SEARCH, TAVILY_SEARCH
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 

@@ -8,10 +8,10 @@ from dagster_duckdb import DuckDBResource
 
 from resources.payloads import BUNDLED_SAMPLES_DIR, SamplePayloadSource
 from resources.warehouse import DuckDBWarehouse
-from sophia_pipelines.assets.ingestion import RAW_STREAMS
 from sophia_pipelines.stages.chunks import rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
 from sophia_pipelines.stages.raw import land_raw
+from sophia_pipelines.streams import STREAMS as RAW_STREAMS
 
 
 def load_all(db: Path, doc_batch: int, chunk_batch: int, raw_flush: int) -> tuple[list, list, list, list, dict]:

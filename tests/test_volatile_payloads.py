@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sophia_pipelines.domain.documents import APIFY_WEBSITE_CONTENT, TAVILY_SEARCH
 from sophia_pipelines.domain.volatile import VOLATILE_KEYS, payload_json, stable_payload, stable_payload_hash
+from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT, TAVILY_SEARCH
 from tests.conftest import build_data_plane, metadata_by_asset
 
 RESPONSE = {

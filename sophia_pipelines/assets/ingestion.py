@@ -1,6 +1,6 @@
-"""Raw landing assets: one per source stream, each payload kept untouched with its batch id and fetch time."""
+"""Raw landing assets: one per stream of the catalogue, each payload kept untouched with its batch id and fetch time."""
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
@@ -9,75 +9,25 @@ from resources.payloads import PayloadSource
 from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
-from sophia_pipelines.domain import documents as d
 from sophia_pipelines.domain import tables as t
 from sophia_pipelines.stages.file_quarantine import quarantined_files
 from sophia_pipelines.stages.raw import RawLoadResult, land_raw
+from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, sample_layout
 
 OWNERS = ["team:data-platform"]
 INGESTION_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
-
-@dataclass(frozen=True, slots=True)
-class RawStream:
-    """One source stream and the raw table it lands in."""
-
-    system: str  # resource key: apify | phantombuster | tavily
-    stream: str
-    source: str  # source id stored on every row (sophia_pipelines.domain.documents)
-    table: TableSpec
-    description: str
-
-
-RAW_STREAMS = (
-    RawStream(
-        "apify",
-        "website-content-crawler",
-        d.APIFY_WEBSITE_CONTENT,
-        t.RAW_APIFY_WEBSITE_CONTENT,
-        "Apify Website Content Crawler dataset items (one row per crawled page), untouched.",
-    ),
-    RawStream(
-        "apify",
-        "linkedin-profile-scraper",
-        d.APIFY_LINKEDIN_PROFILES,
-        t.RAW_APIFY_LINKEDIN_PROFILES,
-        "Apify LinkedIn profile scraper dataset items (one row per profile), untouched.",
-    ),
-    RawStream(
-        "phantombuster",
-        "linkedin-search-export",
-        d.PHANTOMBUSTER_LINKEDIN_SEARCH,
-        t.RAW_PHANTOMBUSTER_LINKEDIN_SEARCH,
-        "PhantomBuster LinkedIn Search Export agent results (one row per result row), untouched.",
-    ),
-    RawStream(
-        "tavily",
-        "search",
-        d.TAVILY_SEARCH,
-        t.RAW_TAVILY_SEARCH,
-        "Tavily search responses (one row per query response, results nested), untouched.",
-    ),
-)
-
-
-# system -> its streams: what a local samples folder may hold (anything else is named in one warning per run)
-SAMPLE_LAYOUT: dict[str, tuple[str, ...]] = {
-    system: tuple(s.stream for s in RAW_STREAMS if s.system == system)
-    for system in dict.fromkeys(s.system for s in RAW_STREAMS)
-}
-
 QUARANTINE_CHECK = "no_quarantined_files"
 
 
-def reports_layout(context: dg.AssetExecutionContext, stream: RawStream) -> bool:
-    """True for the first raw asset (in RAW_STREAMS order) this run executes: it warns about the layout once."""
+def reports_layout(context: dg.AssetExecutionContext, stream: StreamSpec, streams: Sequence[StreamSpec]) -> bool:
+    """True for the first raw asset (in `streams` order) this run executes: it warns about the layout once."""
     steps = context.run.step_keys_to_execute
     if steps is not None:
         in_run = set(steps)
     else:
         in_run = {key.to_user_string() for key in context.job_def.asset_layer.asset_graph.executable_asset_keys}
-    return next((s for s in RAW_STREAMS if s.table.name in in_run), stream) == stream
+    return next((s for s in streams if s.table.name in in_run), stream) == stream
 
 
 def quarantine_check(files: pd.DataFrame) -> dg.AssetCheckResult:
@@ -104,7 +54,7 @@ def quarantine_check(files: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def log_result(context: dg.AssetExecutionContext, stream: RawStream, result: RawLoadResult) -> None:
+def log_result(context: dg.AssetExecutionContext, stream: StreamSpec, result: RawLoadResult) -> None:
     for bad in result.quarantined:
         context.log.warning(f"{stream.source}: quarantined {bad.path} (skipped, not retried): {bad.reason}")
     for path in result.released:
@@ -119,13 +69,27 @@ def log_result(context: dg.AssetExecutionContext, stream: RawStream, result: Raw
     )
 
 
-def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefinition:
+def table_metadata(spec: TableSpec) -> dict[str, object]:
+    """Definition metadata the UI shows for an asset stored in a warehouse table: its name and column schema."""
+    return {
+        "dagster/table_name": spec.name,
+        "dagster/column_schema": dg.MetadataValue.table_schema(spec.dagster_schema()),
+    }
+
+
+def build_raw_asset(
+    stream: StreamSpec, warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS
+) -> dg.AssetsDefinition:
+    """The raw asset of `stream`, one of the data plane's `streams` (they make the samples layout it checks)."""
+    layout = sample_layout(streams)
+
     @dg.asset(
-        name=stream.table.name,
+        key=stream.asset_key,
         group_name="ingestion",
         kinds={stream.system, warehouse_kind},
         owners=OWNERS,
         description=stream.description,
+        metadata=table_metadata(stream.table),
         required_resource_keys={stream.system, "warehouse"},
         retry_policy=INGESTION_RETRY,
         pool=DATA_PLANE_POOL,
@@ -133,7 +97,7 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
         check_specs=[
             dg.AssetCheckSpec(
                 QUARANTINE_CHECK,
-                asset=stream.table.name,
+                asset=stream.asset_key,
                 description=f"Warns while payload files of {stream.source} sit in {t.RAW_FILE_QUARANTINE.name}.",
             )
         ],
@@ -141,8 +105,8 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
     def _raw_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         source: PayloadSource = getattr(context.resources, stream.system)
         warehouse: Warehouse = context.resources.warehouse
-        if reports_layout(context, stream):
-            for message in source.layout_warnings(SAMPLE_LAYOUT):
+        if reports_layout(context, stream, streams):
+            for message in source.layout_warnings(layout):
                 context.log.warning(f"samples layout: {message}")
         with warehouse.session() as session:
             result = land_raw(session, stream.table, stream.source, source, stream.stream)
@@ -165,5 +129,7 @@ def build_raw_asset(stream: RawStream, warehouse_kind: str) -> dg.AssetsDefiniti
     return _raw_asset
 
 
-def build_ingestion_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
-    return [build_raw_asset(s, warehouse_kind) for s in RAW_STREAMS]
+def build_ingestion_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS) -> list[dg.AssetsDefinition]:
+    """One raw asset per stream of `streams` (default: the catalogue)."""
+    streams = check_streams(streams)
+    return [build_raw_asset(s, warehouse_kind, streams) for s in streams]

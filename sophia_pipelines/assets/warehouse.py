@@ -1,6 +1,7 @@
 """Warehouse assets: normalized `documents` (with the `document_rejects` quarantine) and their `chunks`."""
 
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
@@ -10,14 +11,12 @@ from resources.pipeline_settings import PipelineSettings
 from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
-from sophia_pipelines.assets.ingestion import OWNERS, RAW_STREAMS
+from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
 from sophia_pipelines.stages.chunks import rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
-
-RAW_KEYS = [dg.AssetKey(s.table.name) for s in RAW_STREAMS]
-RAW_SPECS = [s.table for s in RAW_STREAMS]
+from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, normalizers
 
 
 def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
@@ -34,12 +33,14 @@ def table_metadata(spec: TableSpec) -> dict[str, object]:
     return dict(dg.TableMetadataSet(table_name=spec.name, column_schema=spec.dagster_schema()))
 
 
-def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
+def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS) -> list[dg.AssetsDefinition]:
+    streams = check_streams(streams)  # `documents` reads their raw tables and routes by their normalizers
+
     @dg.asset(
         group_name="warehouse",
         kinds={warehouse_kind},
         owners=OWNERS,
-        deps=RAW_KEYS,
+        deps=[s.asset_key for s in streams],
         metadata=table_metadata(DOCUMENTS),
         pool=DATA_PLANE_POOL,
         description=(
@@ -50,7 +51,7 @@ def build_warehouse_assets(warehouse_kind: str) -> list[dg.AssetsDefinition]:
     def documents(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         started = time.perf_counter()
         with warehouse.session() as session:
-            result = normalize_pending(session, RAW_SPECS)
+            result = normalize_pending(session, [s.table for s in streams], normalizers=normalizers(streams))
             latest = session.query(
                 "SELECT source, title, url FROM documents ORDER BY fetched_at DESC, document_id LIMIT 5"
             )

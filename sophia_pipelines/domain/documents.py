@@ -1,4 +1,8 @@
-"""The one `documents` schema every source normalizes into, plus stable ids and hashes."""
+"""The one `documents` schema every source normalizes into, plus stable ids and hashes.
+
+A source id is "<system>/<stream>", declared once per stream in `sophia_pipelines/streams.py`. Source ids are
+part of document ids, so a stream is never renamed.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,6 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
-
-# Source identifiers: "<system>/<stream>". They are part of document ids, so never rename one.
-APIFY_WEBSITE_CONTENT = "apify/website-content-crawler"
-APIFY_LINKEDIN_PROFILES = "apify/linkedin-profile-scraper"
-PHANTOMBUSTER_LINKEDIN_SEARCH = "phantombuster/linkedin-search-export"
-TAVILY_SEARCH = "tavily/search"
-
-SOURCES = (APIFY_WEBSITE_CONTENT, APIFY_LINKEDIN_PROFILES, PHANTOMBUSTER_LINKEDIN_SEARCH, TAVILY_SEARCH)
 
 DOCUMENT_COLUMNS = (
     "document_id",

@@ -1,38 +1,30 @@
-"""The data plane's warehouse tables, as dialect-independent specs (the schema language: `resources/tables.py`)."""
+"""The data plane's warehouse tables, as dialect-independent specs (the schema language: `resources/tables.py`).
+
+The raw tables are one per stream and derived from the stream catalogue (`sophia_pipelines/streams.py`).
+"""
 
 from __future__ import annotations
 
 from resources.tables import Column, TableSpec
 
-
-def _raw_table(name: str) -> TableSpec:
-    return TableSpec(
-        name=name,
-        columns=(
-            Column("record_id", "text", nullable=False),
-            Column("source", "text", nullable=False),
-            Column("batch_id", "text", nullable=False),
-            Column("item_index", "int", nullable=False),
-            Column("payload", "json"),
-            Column("payload_hash", "text", nullable=False),
-            Column("fetched_at", "timestamp", nullable=False),
-            Column("normalized_hash", "text"),
-        ),
-        key=("record_id",),
-    )
-
-
-RAW_APIFY_WEBSITE_CONTENT = _raw_table("raw_apify_website_content")
-RAW_APIFY_LINKEDIN_PROFILES = _raw_table("raw_apify_linkedin_profiles")
-RAW_PHANTOMBUSTER_LINKEDIN_SEARCH = _raw_table("raw_phantombuster_linkedin_search")
-RAW_TAVILY_SEARCH = _raw_table("raw_tavily_search")
-RAW_COLUMN_NAMES = RAW_APIFY_WEBSITE_CONTENT.column_names  # every raw table has the same columns
-RAW_TABLES = (
-    RAW_APIFY_WEBSITE_CONTENT,
-    RAW_APIFY_LINKEDIN_PROFILES,
-    RAW_PHANTOMBUSTER_LINKEDIN_SEARCH,
-    RAW_TAVILY_SEARCH,
+# Every raw table has these columns: the API item untouched (`payload`) plus where and when it came from.
+RAW_COLUMNS = (
+    Column("record_id", "text", nullable=False),
+    Column("source", "text", nullable=False),
+    Column("batch_id", "text", nullable=False),
+    Column("item_index", "int", nullable=False),
+    Column("payload", "json"),
+    Column("payload_hash", "text", nullable=False),
+    Column("fetched_at", "timestamp", nullable=False),
+    Column("normalized_hash", "text"),
 )
+RAW_COLUMN_NAMES = [c.name for c in RAW_COLUMNS]
+
+
+def raw_table(name: str) -> TableSpec:
+    """The raw table `name` of one source stream (the streams and their tables: `sophia_pipelines/streams.py`)."""
+    return TableSpec(name=name, columns=RAW_COLUMNS, key=("record_id",))
+
 
 RAW_BATCHES = TableSpec(
     name="raw_batches",
@@ -120,4 +112,5 @@ VECTOR_LEDGER = TableSpec(
     key=("chunk_id",),
 )
 
-ALL_TABLES = (*RAW_TABLES, RAW_BATCHES, RAW_FILE_QUARANTINE, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)
+# The tables every data plane has, whatever its streams (with the raw tables: `streams.all_tables`).
+SHARED_TABLES = (RAW_BATCHES, RAW_FILE_QUARANTINE, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sophia_pipelines.domain.documents import TAVILY_SEARCH, sha256_hex
+from sophia_pipelines.domain.documents import sha256_hex
+from sophia_pipelines.streams import TAVILY_SEARCH
 
 VOLATILE_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {TAVILY_SEARCH: frozenset({"request_id", "response_time", "usage"})}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,7 +19,7 @@ from sophia_pipelines.domain.documents import (
     Rejection,
     sha256_hex,
 )
-from sophia_pipelines.domain.normalize import normalize_records
+from sophia_pipelines.domain.normalize import Normalizer, catalogue_normalizers, normalize_records
 from sophia_pipelines.domain.tables import DOCUMENT_REJECTS, DOCUMENTS
 
 
@@ -98,10 +98,14 @@ def mark_normalized(session: WarehouseSession, spec: TableSpec, record_ids: Sequ
 
 
 def normalize_batch(
-    session: WarehouseSession, spec: TableSpec, records: list[RawRecord], result: DocumentsResult
+    session: WarehouseSession,
+    spec: TableSpec,
+    records: list[RawRecord],
+    result: DocumentsResult,
+    normalizers: Mapping[str, Normalizer],
 ) -> None:
     """Normalize one batch of raw records, upsert documents and rejects, and mark the records normalized."""
-    normalized = normalize_records(records)
+    normalized = normalize_records(records, normalizers)
     result.records_processed += len(records)
     result.documents_seen += len(normalized.documents)
     result.rejected += len(normalized.rejections)
@@ -120,15 +124,22 @@ def normalize_batch(
 
 
 def normalize_pending(
-    session: WarehouseSession, raw_specs: Sequence[TableSpec], batch_size: int = 50_000
+    session: WarehouseSession,
+    raw_specs: Sequence[TableSpec],
+    batch_size: int = 50_000,
+    normalizers: Mapping[str, Normalizer] | None = None,
 ) -> DocumentsResult:
-    """Normalize every pending raw record of `raw_specs`, `batch_size` records at a time, and upsert the results."""
+    """Normalize every pending raw record of `raw_specs`, `batch_size` records at a time, and upsert the results.
+
+    `normalizers` routes each record by its source id (`streams.normalizers(streams)`; default: the catalogue's).
+    """
+    routes = catalogue_normalizers() if normalizers is None else normalizers
     session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
     result = DocumentsResult()
     for spec in raw_specs:
         pending = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
         for _ in range(-(-pending // batch_size)):  # bounded: each batch marks its records normalized
-            normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result)
+            normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result, routes)
 
     by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
     result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}

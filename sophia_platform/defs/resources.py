@@ -4,6 +4,7 @@ import dagster as dg
 
 from resources.profile import current_profile
 from resources.registry import build_resources
+from sophia_pipelines.streams import UPSTREAMS
 from sophia_platform.loader import resource_overrides
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
@@ -13,6 +14,6 @@ EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiproce
 def defs() -> dg.Definitions:
     profile = current_profile()
     return dg.Definitions(
-        resources={**build_resources(profile), **resource_overrides()},
+        resources={**build_resources(profile, UPSTREAMS), **resource_overrides()},
         executor=EXECUTORS[profile.executor],
     )

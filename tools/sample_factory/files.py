@@ -11,7 +11,7 @@ from resources.payloads import SamplePayloadSource, strict_batches
 from sophia_pipelines.domain.documents import RawRecord
 from sophia_pipelines.stages.raw import raw_record_id
 from tools.sample_factory.generate import DEFAULT_DOCUMENTS, generate_samples, stream_counts
-from tools.sample_factory.layout import BASE_TIME, STREAM_DIRS
+from tools.sample_factory.layout import BASE_TIME, GENERATED_STREAMS, STREAM_DIRS
 
 
 def _dump(value: Any) -> bytes:
@@ -40,10 +40,10 @@ def load_sample_records(root: Path, fetched_at: datetime = BASE_TIME) -> list[Ra
     Record ids are the raw stage's; every record gets `fetched_at` so results are reproducible.
     """
     records: list[RawRecord] = []
-    for source in STREAM_DIRS:
-        system, stream = source.split("/", 1)
-        for batch in strict_batches(SamplePayloadSource(system=system, samples_dir=str(root)).fetch_batches(stream)):
+    for spec in GENERATED_STREAMS:
+        reader = SamplePayloadSource(system=spec.system, samples_dir=str(root))
+        for batch in strict_batches(reader.fetch_batches(spec.stream)):
             for index, item in enumerate(batch.items):
-                rid = raw_record_id(source, batch.batch_id, index)
-                records.append(RawRecord(rid, source, batch.batch_id, index, item, fetched_at))
+                rid = raw_record_id(spec.source, batch.batch_id, index)
+                records.append(RawRecord(rid, spec.source, batch.batch_id, index, item, fetched_at))
     return records

@@ -7,7 +7,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from sophia_pipelines.domain.documents import (
+from sophia_pipelines.streams import (
     APIFY_LINKEDIN_PROFILES,
     APIFY_WEBSITE_CONTENT,
     PHANTOMBUSTER_LINKEDIN_SEARCH,

@@ -9,20 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sophia_pipelines.domain.documents import (
-    APIFY_LINKEDIN_PROFILES,
-    APIFY_WEBSITE_CONTENT,
-    PHANTOMBUSTER_LINKEDIN_SEARCH,
-    TAVILY_SEARCH,
-)
+from sophia_pipelines.streams import LINKEDIN_PROFILES, LINKEDIN_SEARCH, WEB_SEARCH, WEBSITE_CONTENT
 from tools.sample_factory.anchors import ANCHOR_COUNT
 
-STREAM_DIRS = {
-    APIFY_WEBSITE_CONTENT: Path("apify/website-content-crawler"),
-    APIFY_LINKEDIN_PROFILES: Path("apify/linkedin-profile-scraper"),
-    PHANTOMBUSTER_LINKEDIN_SEARCH: Path("phantombuster/linkedin-search-export"),
-    TAVILY_SEARCH: Path("tavily"),
-}
+# The streams this factory generates (a stream added to the catalogue brings its own samples), and their folders.
+GENERATED_STREAMS = (WEBSITE_CONTENT, LINKEDIN_PROFILES, LINKEDIN_SEARCH, WEB_SEARCH)
+STREAM_DIRS = {s.source: Path(s.sample_folder) for s in GENERATED_STREAMS}
 ITEMS_PER_RUN = 250
 BASE_TIME = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

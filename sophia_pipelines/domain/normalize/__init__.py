@@ -1,17 +1,14 @@
-"""Pure normalizers: raw API items (RawRecord) -> Documents, or Rejections with a reason. They never raise."""
+"""Pure normalizers: raw API items (RawRecord) -> Documents, or Rejections with a reason. They never raise.
+
+Which normalizer a source uses is declared with its stream (`sophia_pipelines/streams.py`); the dispatcher here
+routes by source id through a `{source: normalizer}` mapping, the catalogue's unless one is given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from sophia_pipelines.domain.documents import (
-    APIFY_LINKEDIN_PROFILES,
-    APIFY_WEBSITE_CONTENT,
-    PHANTOMBUSTER_LINKEDIN_SEARCH,
-    TAVILY_SEARCH,
-    NormalizeResult,
-    RawRecord,
-)
+from sophia_pipelines.domain.documents import NormalizeResult, RawRecord
 from sophia_pipelines.domain.normalize.apify_linkedin import normalize_apify_linkedin
 from sophia_pipelines.domain.normalize.apify_website import normalize_apify_website
 from sophia_pipelines.domain.normalize.common import canonical_url, clean_text, rejected
@@ -20,17 +17,20 @@ from sophia_pipelines.domain.normalize.tavily import normalize_tavily
 
 Normalizer = Callable[[RawRecord], NormalizeResult]
 
-NORMALIZERS: dict[str, Normalizer] = {
-    APIFY_WEBSITE_CONTENT: normalize_apify_website,
-    APIFY_LINKEDIN_PROFILES: normalize_apify_linkedin,
-    PHANTOMBUSTER_LINKEDIN_SEARCH: normalize_phantombuster,
-    TAVILY_SEARCH: normalize_tavily,
-}
+
+def catalogue_normalizers() -> Mapping[str, Normalizer]:
+    """`{source: normalizer}` of the stream catalogue.
+
+    Imported on call: the catalogue imports the normalizers, so this package cannot import it at load time.
+    """
+    from sophia_pipelines.streams import NORMALIZERS
+
+    return NORMALIZERS
 
 
-def normalize_record(record: RawRecord) -> NormalizeResult:
+def normalize_record(record: RawRecord, normalizers: Mapping[str, Normalizer] | None = None) -> NormalizeResult:
     """Route a record to its source's normalizer; an unknown source or a normalizer bug becomes a Rejection."""
-    normalizer = NORMALIZERS.get(record.source)
+    normalizer = (catalogue_normalizers() if normalizers is None else normalizers).get(record.source)
     if normalizer is None:
         return rejected(record, f"unknown source {record.source!r}")
     try:
@@ -39,17 +39,21 @@ def normalize_record(record: RawRecord) -> NormalizeResult:
         return rejected(record, f"normalizer error: {type(exc).__name__}: {exc}")
 
 
-def normalize_records(records: Iterable[RawRecord]) -> NormalizeResult:
+def normalize_records(
+    records: Iterable[RawRecord], normalizers: Mapping[str, Normalizer] | None = None
+) -> NormalizeResult:
     """Normalize many records into one result (documents and rejections in input order)."""
+    routes = catalogue_normalizers() if normalizers is None else normalizers
     result = NormalizeResult()
     for record in records:
-        result.extend(normalize_record(record))
+        result.extend(normalize_record(record, routes))
     return result
 
 
 __all__ = [
-    "NORMALIZERS",
+    "Normalizer",
     "canonical_url",
+    "catalogue_normalizers",
     "clean_text",
     "normalize_apify_linkedin",
     "normalize_apify_website",
