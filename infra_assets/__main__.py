@@ -10,10 +10,11 @@ KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infr
 
 Input is checked before anything is written: an unknown environment (`--env`, a stack's `<env>-` prefix), an
 unknown SOPHIA_INFRA_MODE or a `--desired-nodes` outside the GPU pool's min..max exits 2 with no plan files.
+Without `--desired-nodes`, the gpu-pool and k8s stacks keep the pool's current size (`infra_assets.pool_size`:
+the stack's outputs for preview/up, the last plan for plan).
 """
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +28,11 @@ from infra_assets.assets import (
     run_pulumi,
     secret_redactor,
 )
-from infra_assets.programs.gpu_pool import gpu_pool_program
+from infra_assets.environment import infra_settings, pulumi_resource, resource_fields
+from infra_assets.pool_size import PoolSizeUnavailable, usable_pool_size
 from infra_assets.render import change_counts, masked_outputs, write_plan
 from infra_assets.settings import (
     COMPONENTS,
-    DEFAULT_OUT_DIR,
     ESC,
     GPU_POOL,
     K8S,
@@ -60,28 +61,17 @@ NO_CLI_MESSAGE = (
 )
 
 
-def _settings(env: str, out_dir: str) -> InfraSettings:
-    return InfraSettings(
-        env=env,
-        mode="plan",
-        out_dir=out_dir,
-        pulumi_org=os.environ.get("PULUMI_ORG", "sophia-ai"),
-        lambda_api_key=os.environ.get("LAMBDA_API_KEY") or None,
-        lambda_api_base_url=os.environ.get("LAMBDA_API_BASE_URL") or None,
-        kubeconfig=os.environ.get("KUBECONFIG") or None,
-        kube_context=os.environ.get("KUBE_CONTEXT") or None,
-        kube_in_cluster="KUBERNETES_SERVICE_HOST" in os.environ,
-    )
+COMMAND_MODES = {"plan": "plan", "preview": "preview", "up": "apply"}  # command -> infra mode
+
+
+def _settings(env: str, command: str, out_dir: str | None) -> InfraSettings:
+    """The infra settings from the environment (secret values resolved), in the command's mode."""
+    overrides = {"mode": COMMAND_MODES[command], **({"out_dir": out_dir} if out_dir else {})}
+    return infra_settings(env, secrets="value", **overrides)
 
 
 def _pulumi_resource() -> PulumiStackResource:
-    names = {
-        "backend_url": "PULUMI_BACKEND_URL",
-        "secrets_provider": "PULUMI_SECRETS_PROVIDER",
-        "access_token": "PULUMI_ACCESS_TOKEN",
-        "config_passphrase": "PULUMI_CONFIG_PASSPHRASE",
-    }
-    return PulumiStackResource(**{field: os.environ[var] for field, var in names.items() if os.environ.get(var)})
+    return pulumi_resource(secrets="value")
 
 
 def build_work(infra: InfraSettings, component: str, desired_nodes: int | None) -> StackWork:
@@ -110,7 +100,7 @@ class StackJob:
 def prepare(args: argparse.Namespace) -> list[StackJob]:
     """Check every input and build every stack's work before anything is written (`ValueError` on bad input)."""
     try:
-        check_mode(os.environ.get(MODE_ENV_VAR) or "plan")
+        check_mode(resource_fields("infra", secrets="value")["mode"])
     except ValueError as e:
         raise ValueError(f"{MODE_ENV_VAR}: {e}") from None
     if args.env is not None:
@@ -119,7 +109,7 @@ def prepare(args: argparse.Namespace) -> list[StackJob]:
     for stack in _stacks(args):
         env, component = parse_stack_name(stack)
         try:
-            infra = _settings(check_env(env), args.out)
+            infra = _settings(check_env(env), args.command, args.out)
             work = build_work(infra, component, args.desired_nodes)
         except NodeCountError as e:
             raise ValueError(f"--desired-nodes for {stack}: {e}") from None
@@ -129,15 +119,17 @@ def prepare(args: argparse.Namespace) -> list[StackJob]:
     return jobs
 
 
-def current_pool_size(pulumi: PulumiStackResource, infra: InfraSettings) -> int | None:
-    """`desired_nodes` output of the gpu-pool stack, or None (no stack yet, no output, any error)."""
-    pool = infra.specs().gpu_pool
-    try:
-        outputs = pulumi.outputs(infra.stack(GPU_POOL), gpu_pool_program(pool))
-    except Exception:
-        return None
-    value = outputs.get("desired_nodes")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _sized(args: argparse.Namespace, job: StackJob, pulumi: PulumiStackResource) -> StackWork:
+    """The job's work at the pool's current size when the stack follows the pool and no size was given."""
+    if job.component not in (GPU_POOL, K8S) or args.desired_nodes is not None:
+        return job.work
+
+    def warn(message: str) -> None:
+        print(f"{job.stack}: {message}")
+
+    size, kept = usable_pool_size(job.infra, pulumi, warn)
+    print(f"{job.stack}: keeping the GPU pool at its current {kept} node(s), from {size.label}")
+    return build_work(job.infra, job.component, kept)
 
 
 def _stacks(args: argparse.Namespace) -> list[str]:
@@ -150,7 +142,13 @@ def _stacks(args: argparse.Namespace) -> list[str]:
 
 
 def _run_one(args: argparse.Namespace, job: StackJob) -> int:
-    stack, infra, component, work = job.stack, job.infra, job.component, job.work
+    stack, infra, component = job.stack, job.infra, job.component
+    pulumi = _pulumi_resource()
+    try:
+        work = _sized(args, job, pulumi)
+    except PoolSizeUnavailable as e:
+        print(f"error: {stack}: {e}; give --desired-nodes or retry.", file=sys.stderr)
+        return EXIT_PULUMI_FAILED
     paths = write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
     print(f"{stack}: plan written to {paths[next(iter(work.files))].parent}")
     if not work.report.passed:
@@ -161,21 +159,9 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
     if not cli_available():
         print(NO_CLI_MESSAGE, file=sys.stderr)
         return EXIT_NO_CLI
-    pulumi = _pulumi_resource()
     if missing := missing_credentials(infra, pulumi, component):
         print(f"error: {stack} needs {', '.join(missing)} in the environment.", file=sys.stderr)
         return EXIT_MISSING_CREDENTIALS
-    # The backlog sensor owns the pool size: unless told otherwise, keep the size the gpu-pool stack runs now.
-    sized_by_pool = component in (GPU_POOL, K8S) and args.desired_nodes is None
-    if sized_by_pool and (current := current_pool_size(pulumi, infra)) is not None:
-        pool = infra.specs().gpu_pool
-        kept = pool.clamp(current)  # the bounds may have narrowed since the pool was sized
-        if kept == current:
-            print(f"{stack}: keeping the GPU pool at its current {current} node(s) (--desired-nodes overrides)")
-        else:
-            print(f"{stack}: the GPU pool runs {current} node(s), outside {pool.allowed_range}; planning {kept}")
-        work = build_work(infra, component, kept)
-        write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
     redact = secret_redactor(infra, pulumi, work)
     try:
         result = run_pulumi(pulumi, work, args.command, redact, print)
@@ -201,10 +187,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra_assets", description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("command", choices=["plan", "preview", "up"])
     p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
-    p.add_argument(
-        "--env", help="plan: every stack of this environment (local | production; default: SOPHIA_ENV, else local)"
-    )
-    p.add_argument("--out", default=os.environ.get("SOPHIA_INFRA_OUT", DEFAULT_OUT_DIR), help="plan directory")
+    p.add_argument("--env", help="plan: every stack of this environment (a profile name; default: SOPHIA_ENV)")
+    p.add_argument("--out", default=None, help="plan directory (default: SOPHIA_INFRA_OUT, else .sophia/infra)")
     p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size, within its min..max (gpu-pool, k8s)")
     p.epilog = (
         f"exit codes: {EXIT_OK} ok, {EXIT_PULUMI_FAILED} pulumi failed, {EXIT_USAGE} usage, {EXIT_NO_CLI} no "

@@ -4,9 +4,11 @@ Every asset builds its stack's `StackWork` from the pure specs, always writes th
 plan directory + metadata), then, in preview/apply mode and when the Pulumi CLI and credentials are
 present, runs the stack through the `pulumi` resource. Each asset sits in its stack's concurrency pool, so
 two runs never touch one stack at once. A pool size asked for in run config outside the pool's bounds fails
-the run before anything is rendered or written.
+the run before anything is rendered or written; without one, the pool keeps its current size
+(`infra_assets.pool_size`), and the k8s stack sizes TEI from it.
 """
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +16,14 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from infra_assets.pool_size import (
+    CHANGED_AT,
+    DESIRED_NODES,
+    PoolSize,
+    PoolSizeUnavailable,
+    size_changed_at,
+    usable_pool_size,
+)
 from infra_assets.programs.esc import esc_program
 from infra_assets.programs.gpu_pool import API_KEY_CONFIG, gpu_pool_program
 from infra_assets.programs.k8s import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG, k8s_program
@@ -21,8 +31,8 @@ from infra_assets.render import (
     change_counts,
     gpu_pool_yaml,
     manifests_yaml,
-    markdown_code,
     masked_outputs,
+    plan_metadata,
     redactor,
     write_plan,
 )
@@ -37,8 +47,8 @@ from infra_assets.settings import (
     stack_name,
 )
 from infra_assets.specs.esc import esc_document, render_esc_yaml
-from infra_assets.specs.gpu_pool import GpuPoolSpec, NodeCountError
-from infra_assets.specs.k8s import render_manifests
+from infra_assets.specs.gpu_pool import NodeCountError
+from infra_assets.specs.k8s import manifest_id, render_manifests
 from infra_assets.specs.validation import (
     ValidationReport,
     scan_esc_document,
@@ -72,7 +82,7 @@ class StackWork:
     stack: str
     files: Mapping[str, str]
     metadata: Mapping[str, Any]  # plan facts (numbers and short strings)
-    preview: str  # markdown shown as the `plan` metadata entry
+    objects: Mapping[str, str]  # the plan per object (name -> redacted YAML), one metadata entry each
     program: Callable[[], None]
     report: ValidationReport
     config: Mapping[str, StackConfigValue] = field(default_factory=dict, repr=False)  # may hold secrets
@@ -107,31 +117,36 @@ def esc_work(infra: InfraSettings) -> StackWork:
             "env_vars_exported": len(spec.exported_env_vars),
             "imports": len(spec.imports),
         },
-        preview=markdown_code(text),
+        objects={f"{spec.organization}/{spec.qualified_name}": text},
         program=esc_program(spec, text),
         report=report,
     )
 
 
 def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str) -> StackWork:
-    """The gpu-pool stack at `desired_nodes`; the Lambda key goes in as secret config."""
+    """The gpu-pool stack at `desired_nodes`; the Lambda key goes in as secret config.
+
+    The plan records when the size last changed (`nodes_changed_at`, kept while the size stays).
+    """
     pool = infra.specs(desired_nodes=desired_nodes).gpu_pool
+    stack = infra.stack(GPU_POOL)
     text = gpu_pool_yaml(pool, reason=reason)
     config = {API_KEY_CONFIG: StackConfigValue(infra.lambda_api_key, secret=True)} if infra.lambda_api_key else {}
     return StackWork(
         component=GPU_POOL,
-        stack=infra.stack(GPU_POOL),
+        stack=stack,
         files={"gpu-pool.yaml": text},
         metadata={
             "pool_name": pool.pool_name,
             "instance_type": pool.instance_type,
             "region": pool.region,
-            "desired_nodes": pool.desired_nodes,
+            DESIRED_NODES: pool.desired_nodes,
             "min_nodes": pool.min_nodes,
             "max_nodes": pool.max_nodes,
             "reason": reason,
+            CHANGED_AT: size_changed_at(infra.output_dir, stack, pool.desired_nodes, time.time()),
         },
-        preview=markdown_code(text),
+        objects={pool.pool_name: text},
         program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url),
         report=validate_gpu_pool(pool),
         config=config,
@@ -163,7 +178,7 @@ def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
             "replicas_total": sum(w.replicas for w in spec.workloads),
             "gpu_replicas": sum(w.replicas for w in spec.workloads if w.on_gpu_pool),
         },
-        preview=markdown_code(text),
+        objects={manifest_id(m): manifests_yaml([m]) for m in manifests},
         program=k8s_program(spec, manifests),
         report=validate_k8s(spec, raw),
         config=config,
@@ -173,36 +188,15 @@ def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
 # ---------------------------------------------------------------- mode, execution, metadata
 
 
-def latest_int_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> int | None:
-    """An integer metadata value of the latest materialization of `key`, if any."""
-    return int_metadata(instance.get_latest_materialization_event(key), name)
+def current_nodes(infra: InfraSettings, pulumi: PulumiStackResource, log: dg.DagsterLogManager) -> tuple[PoolSize, int]:
+    """The pool's current size and the size to plan with (`pool_size.usable_pool_size`), for assets and checks.
 
-
-def int_metadata(event: dg.EventLogEntry | None, name: str) -> int | None:
-    """An integer metadata value of a materialization event, if it has one."""
-    materialization = event.asset_materialization if event else None
-    if materialization is None or name not in materialization.metadata:
-        return None
-    value = getattr(materialization.metadata[name], "value", materialization.metadata[name])
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def recorded_pool_size(instance: dg.DagsterInstance, pool: GpuPoolSpec) -> tuple[int, int] | None:
-    """(recorded, usable) size of the last `lambda_gpu_pool` plan, or None if it was never planned.
-
-    `usable` is the recorded size brought within the pool's bounds: nobody asks for a recorded size now, and
-    the bounds may have narrowed since it was planned, so it is clamped (with a warning) rather than refused.
+    A stale size is logged as a warning; an unreadable gpu-pool stack fails the step, naming the stack.
     """
-    recorded = latest_int_metadata(instance, GPU_POOL_KEY, "desired_nodes")
-    return None if recorded is None else (recorded, pool.clamp(recorded))
-
-
-def stale_size_warning(pool: GpuPoolSpec, recorded: int, usable: int) -> str:
-    """What the log says when a recorded pool size is outside the pool's bounds."""
-    return (
-        f"The last planned GPU pool size {recorded} is outside {pool.pool_name}'s allowed range "
-        f"{pool.allowed_range}; using {usable}."
-    )
+    try:
+        return usable_pool_size(infra, pulumi, log.warning)
+    except PoolSizeUnavailable as e:
+        raise dg.Failure(description=f"Cannot size the GPU pool: {e}. Nothing was planned or applied.") from None
 
 
 def refused_size(stack: str, error: NodeCountError) -> dg.Failure:
@@ -302,7 +296,7 @@ def run_stack(
         **work.metadata,
         "spec_findings": len(work.report.findings),
         "plan_dir": dg.MetadataValue.path(str(paths[next(iter(work.files))].parent)),
-        "plan": dg.MetadataValue.md(f"**{title}**\n\n{work.preview}"),
+        **plan_metadata(title, work.objects, paths),
     }
     outputs: dict[str, Any] = {}
     if result is not None:
@@ -323,7 +317,8 @@ class GpuPoolScaleConfig(dg.Config):
     desired_nodes: int | None = Field(
         default=None,
         description="Nodes to run, within the pool's min..max (outside it the run fails and nothing is "
-        "planned); default: the last materialized size, else the spec's desired.",
+        "planned); default: the pool's current size (stack outputs, or the last plan in plan mode), else the "
+        "spec's desired.",
     )
     reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
 
@@ -362,23 +357,19 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
         infra: InfraSettings,
         pulumi: PulumiStackResource,
     ) -> dg.MaterializeResult:
-        base = infra.specs().gpu_pool
         reason = config.reason
         if config.desired_nodes is not None:
             try:
-                requested = desired = base.check_nodes(config.desired_nodes)
+                requested = desired = infra.specs().gpu_pool.check_nodes(config.desired_nodes)
             except NodeCountError as e:
                 raise refused_size(gpu_stack, e) from None
-        elif (recorded := recorded_pool_size(context.instance, base)) is not None:
-            # keep what the pool was last asked to run (the sensor owns the size)
-            requested, desired = recorded
-            reason = f"{reason} (kept from the last materialization)"
-            if desired != requested:
-                context.log.warning(stale_size_warning(base, requested, desired))
-        else:
-            requested = desired = base.desired_nodes
+            source = "run config"
+        else:  # keep the size the pool runs now (the sensor owns the size)
+            current, desired = current_nodes(infra, pulumi, context.log)
+            requested, source = current.nodes, current.source
+            reason = f"{reason} (kept the current size, from {current.label})"
         outcome = run_stack(context, infra, pulumi, gpu_pool_work(infra, desired, reason))
-        metadata = {**outcome.metadata, "requested_nodes": requested}
+        metadata = {**outcome.metadata, "requested_nodes": requested, "size_source": source}
         if outcome.decision.effective == "apply" and isinstance(outcome.outputs.get("node_count"), int):
             metadata["node_count"] = outcome.outputs["node_count"]
         return dg.MaterializeResult(metadata=metadata)
@@ -391,16 +382,13 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
         deps=[ESC_KEY, GPU_POOL_KEY],
         pool=stack_pool(k8s_stack),
         description=f"Kubernetes namespaces, ESC-synced secrets, Deployments and Services of the MCP servers "
-        f"and the GPU embedding server (one TEI replica per GPU node) (stack `{k8s_stack}`).",
+        f"and the GPU embedding server (one TEI replica per node the GPU pool runs now) (stack `{k8s_stack}`).",
     )
     def k8s_deployments(
         context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
     ) -> dg.MaterializeResult:
-        pool = infra.specs().gpu_pool
-        recorded = recorded_pool_size(context.instance, pool)
-        if recorded is not None and recorded[0] != recorded[1]:
-            context.log.warning(stale_size_warning(pool, *recorded))
-        outcome = run_stack(context, infra, pulumi, k8s_work(infra, None if recorded is None else recorded[1]))
-        return dg.MaterializeResult(metadata=outcome.metadata)
+        current, gpu_nodes = current_nodes(infra, pulumi, context.log)
+        outcome = run_stack(context, infra, pulumi, k8s_work(infra, gpu_nodes))
+        return dg.MaterializeResult(metadata={**outcome.metadata, "gpu_nodes_source": current.source})
 
     return [esc_environment, lambda_gpu_pool, k8s_deployments]

@@ -3,6 +3,8 @@
 `spec_valid` (always, blocking): the spec the asset just planned passes every rule in
 `specs/validation.py`. `no_drift` (apply mode only): `refresh` then `preview` of the stack report no
 changes; in plan/preview mode it yields nothing, so the UI shows it as skipped, with the reason logged.
+Both build the stack's work as its asset does: the GPU pool and TEI at the pool's current size
+(`infra_assets.pool_size`).
 """
 
 from collections.abc import Callable, Iterator
@@ -15,10 +17,10 @@ from infra_assets.assets import (
     GPU_POOL_KEY,
     K8S_KEY,
     StackWork,
+    current_nodes,
     esc_work,
     gpu_pool_work,
     k8s_work,
-    recorded_pool_size,
     run_pulumi,
     secret_redactor,
     stack_mode,
@@ -35,26 +37,19 @@ NO_DRIFT_DESCRIPTION = (
     "infrastructure outside Pulumi, and the spec matches what runs). Skipped in plan and preview mode."
 )
 
-WorkBuilder = Callable[[dg.DagsterInstance, InfraSettings], StackWork]
+WorkBuilder = Callable[[dg.AssetCheckExecutionContext, InfraSettings, PulumiStackResource], StackWork]
 
 
-def _esc(_: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
+def _esc(_: dg.AssetCheckExecutionContext, infra: InfraSettings, __: PulumiStackResource) -> StackWork:
     return esc_work(infra)
 
 
-def _pool_size(instance: dg.DagsterInstance, infra: InfraSettings) -> int | None:
-    """The size the assets plan with: the last recorded one, within the pool's bounds (None: never planned)."""
-    recorded = recorded_pool_size(instance, infra.specs().gpu_pool)
-    return None if recorded is None else recorded[1]
+def _gpu_pool(context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource) -> StackWork:
+    return gpu_pool_work(infra, current_nodes(infra, pulumi, context.log)[1], "check")
 
 
-def _gpu_pool(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
-    desired = _pool_size(instance, infra)
-    return gpu_pool_work(infra, infra.specs().gpu_pool.desired_nodes if desired is None else desired, "check")
-
-
-def _k8s(instance: dg.DagsterInstance, infra: InfraSettings) -> StackWork:
-    return k8s_work(infra, _pool_size(instance, infra))
+def _k8s(context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource) -> StackWork:
+    return k8s_work(infra, current_nodes(infra, pulumi, context.log)[1])
 
 
 def validation_result(report: ValidationReport) -> dg.AssetCheckResult:
@@ -69,8 +64,10 @@ def validation_result(report: ValidationReport) -> dg.AssetCheckResult:
 
 def _spec_check(key: dg.AssetKey, build: WorkBuilder, rules: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=key, name=SPEC_VALID, blocking=True, description=f"The spec is valid: {rules}")
-    def _check(context: dg.AssetCheckExecutionContext, infra: InfraSettings) -> dg.AssetCheckResult:
-        return validation_result(build(context.instance, infra).report)
+    def _check(
+        context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> dg.AssetCheckResult:
+        return validation_result(build(context, infra, pulumi).report)
 
     return _check
 
@@ -89,7 +86,7 @@ def _drift_check(key: dg.AssetKey, component: str, stack: str, build: WorkBuilde
         if decision.effective != "apply":
             context.log.info(f"{NO_DRIFT} of {stack} skipped: it runs in apply mode only (mode: {decision.label}).")
             return
-        work = build(context.instance, infra)
+        work = build(context, infra, pulumi)
         redact = secret_redactor(infra, pulumi, work)
         try:
             refreshed = run_pulumi(pulumi, work, "refresh", redact, context.log.info)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import yaml
 
 from infra_assets.specs.gpu_pool import GpuPoolSpec
@@ -53,10 +54,24 @@ def gpu_pool_yaml(pool: GpuPoolSpec, *, reason: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def markdown_code(text: str, lang: str = "yaml", limit: int = 20_000) -> str:
-    """A fenced block for `MetadataValue.md`, truncated to keep event logs small."""
-    body = text if len(text) <= limit else text[:limit] + f"\n# ... truncated ({len(text) - limit} more chars)"
-    return f"```{lang}\n{body}\n```"
+def markdown_code(text: str, lang: str = "yaml") -> str:
+    """A fenced block for `MetadataValue.md` (never truncated: split a long plan per object instead)."""
+    fence = "````" if "```" in text else "```"
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def plan_metadata(title: str, objects: Mapping[str, str], paths: Mapping[str, Path]) -> dict[str, Any]:
+    """A plan as asset metadata, whole however long it is: a `plan` summary listing the objects, a path entry
+    per written file (`plan_file/<name>`) and one small entry per object (`plan/<object>`) with its text."""
+    rows = "\n".join(f"| `{name}` | {len(text.splitlines())} |" for name, text in objects.items())
+    summary = (
+        f"**{title}**\n\n{len(objects)} object(s), each in its own `plan/<object>` entry; the files are linked "
+        f"as `plan_file/<name>`.\n\n| object | lines |\n| --- | --- |\n{rows}"
+    )
+    metadata: dict[str, Any] = {"plan": dg.MetadataValue.md(summary)}
+    metadata |= {f"plan_file/{name}": dg.MetadataValue.path(str(path)) for name, path in paths.items()}
+    metadata |= {f"plan/{name}": dg.MetadataValue.md(markdown_code(text)) for name, text in objects.items()}
+    return metadata
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -20,11 +20,11 @@ class ScalingPolicy:
     min_nodes: int
     max_nodes: int
     backlog_per_node: int  # chunks one node clears between decisions
+    cooldown_s: float  # minimum age of the last size change before shrinking (the profile's scale_down_cooldown_s)
     scale_down_fraction: float = 0.5  # shrink only below this share of the smaller pool's capacity
-    cooldown_s: float = 900.0  # minimum age of the last change before shrinking
 
     @classmethod
-    def for_pool(cls, pool: GpuPoolSpec, *, cooldown_s: float = 900.0) -> ScalingPolicy:
+    def for_pool(cls, pool: GpuPoolSpec, *, cooldown_s: float) -> ScalingPolicy:
         """Bounds and per-node backlog from the pool spec (the bounds `GpuPoolSpec.check_nodes` enforces)."""
         return cls(pool.min_nodes, pool.max_nodes, pool.backlog_per_node, cooldown_s=cooldown_s)
 

@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from infra_assets.specs import InfraSpecs, build_infra_specs
-from resources.profile import ENVS
+from resources.profile import DEFAULT_ENV, PROFILES, EnvProfile, profile
 
 MODES = ("plan", "preview", "apply")
 MODE_ENV_VAR = "SOPHIA_INFRA_MODE"
@@ -33,9 +33,9 @@ def check_mode(mode: str) -> str:
 
 
 def check_env(env: str) -> str:
-    """`env` if it is a known environment (`resources.registry.ENVS`), else a `ValueError` listing them."""
-    if env not in ENVS:
-        raise ValueError(f"unknown environment {env!r}; expected one of {', '.join(ENVS)}")
+    """`env` if it names a profile (`resources.profile.PROFILES`), else a `ValueError` listing them."""
+    if env not in PROFILES:
+        raise ValueError(f"unknown environment {env!r}; expected one of {', '.join(PROFILES)}")
     return env
 
 
@@ -95,7 +95,9 @@ def missing_backend_credentials(
 class InfraSettings(dg.ConfigurableResource):
     """Environment, mode, plan output directory and the infra credentials (secrets come via `dg.EnvVar`)."""
 
-    env: str = Field(default="local", description="local | production; names the stacks (<env>-<component>).")
+    env: str = Field(
+        default=DEFAULT_ENV, description="Profile name (resources.profile); names the stacks (<env>-<component>)."
+    )
     mode: str = Field(default="plan", description="plan | preview | apply (SOPHIA_INFRA_MODE).")
     out_dir: str = Field(default=DEFAULT_OUT_DIR, description="Where plan mode writes files (SOPHIA_INFRA_OUT).")
     pulumi_org: str = Field(default="sophia-ai", description="Pulumi Cloud organization owning the ESC env.")
@@ -110,6 +112,11 @@ class InfraSettings(dg.ConfigurableResource):
         return check_mode(self.mode)
 
     @property
+    def profile(self) -> EnvProfile:
+        """The environment profile `env` names (pool bounds, replicas, protection, ...)."""
+        return profile(check_env(self.env))
+
+    @property
     def output_dir(self) -> Path:
         return Path(self.out_dir)
 
@@ -118,7 +125,7 @@ class InfraSettings(dg.ConfigurableResource):
 
     def specs(self, desired_nodes: int | None = None) -> InfraSpecs:
         """The desired state of every stack (override in tests to inject a deliberately bad spec)."""
-        return build_infra_specs(self.env, organization=self.pulumi_org, desired_nodes=desired_nodes)
+        return build_infra_specs(self.profile, organization=self.pulumi_org, desired_nodes=desired_nodes)
 
     def missing_component_credentials(self, component: str) -> list[str]:
         """Credentials a component needs beyond the state backend."""

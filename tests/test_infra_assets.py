@@ -19,6 +19,8 @@ from infra_assets.checks import build_infra_checks
 from infra_assets.programs.gpu_pool import API_KEY_CONFIG
 from infra_assets.settings import InfraSettings
 from infra_assets.specs import InfraSpecs, build_infra_specs
+from infra_assets.specs.k8s import manifest_id
+from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
 
 FAKE_LAMBDA_KEY = "secret_sophia_" + "a1" * 16
@@ -44,6 +46,8 @@ class FakePulumi(PulumiStackResource):
     calls: ClassVar[list[dict[str, Any]]] = []
     changes: ClassVar[bool] = True
     fail_with: ClassVar[Exception | None] = None
+    stack_outputs: ClassVar[dict[str, dict[str, Any]]] = {}  # stack -> outputs; a missing stack has none
+    reads: ClassVar[list[str]] = []  # stacks whose outputs were read
 
     def _record(self, action: str, stack_name: str, program: Any, config: Any, on_output: Any) -> FakeResult:
         FakePulumi.calls.append({"action": action, "stack": stack_name, "config": dict(config or {})})
@@ -67,12 +71,18 @@ class FakePulumi(PulumiStackResource):
     def refresh(self, stack_name, program, config=None, on_output=None):  # type: ignore[override]
         return self._record("refresh", stack_name, program, config, on_output)
 
+    def outputs(self, stack_name, program, *, reveal_secrets=False):  # type: ignore[override]
+        FakePulumi.reads.append(stack_name)
+        return dict(FakePulumi.stack_outputs.get(stack_name, {}))
+
 
 @pytest.fixture(autouse=True)
 def _reset_fake() -> None:
     FakePulumi.calls = []
     FakePulumi.changes = True
     FakePulumi.fail_with = None
+    FakePulumi.stack_outputs = {}
+    FakePulumi.reads = []
 
 
 def _fake_pulumi() -> FakePulumi:
@@ -164,8 +174,9 @@ def test_gpu_pool_run_config_sets_the_pool_and_tei_replicas(tmp_path: Path) -> N
     assert md["k8s_deployments"]["gpu_replicas"] == 4
 
     again = _materialize("production", infra, _fake_pulumi(), instance=result.instance).metadata()
-    assert again["lambda_gpu_pool"]["desired_nodes"] == 4  # no size requested: the last one is kept
-    assert "kept from the last materialization" in again["lambda_gpu_pool"]["reason"]
+    assert again["lambda_gpu_pool"]["desired_nodes"] == 4  # no size requested: the current one is kept
+    assert "kept the current size, from the last plan" in again["lambda_gpu_pool"]["reason"]
+    assert again["lambda_gpu_pool"]["size_source"] == "plan" and again["k8s_deployments"]["gpu_replicas"] == 4
 
 
 class BadSpecSettings(InfraSettings):
@@ -322,4 +333,65 @@ def test_file_backend_without_passphrase_falls_back(tmp_path: Path, monkeypatch:
 
 def test_spec_override_is_honoured_by_the_checks() -> None:
     specs = BadSpecSettings(env="local").specs()
-    assert isinstance(specs, InfraSpecs) and specs != build_infra_specs("local")
+    assert isinstance(specs, InfraSpecs) and specs != build_infra_specs(profile("local"))
+
+
+# ---------------------------------------------------------------- the pool's current size (infra_assets.pool_size)
+
+
+def test_preview_keeps_the_size_the_stack_runs_and_sizes_tei_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(infra_asset_module, "cli_available", lambda: True)
+    FakePulumi.stack_outputs = {"production-gpu-pool": {"desired_nodes": 3, "node_count": 3}}
+    infra = InfraSettings(
+        env="production", mode="preview", out_dir=str(tmp_path), lambda_api_key=FAKE_LAMBDA_KEY, kubeconfig="/k/cfg"
+    )
+    result = _materialize("production", infra, _fake_pulumi())
+    md = result.metadata()
+    assert md["lambda_gpu_pool"]["desired_nodes"] == 3 and md["lambda_gpu_pool"]["size_source"] == "stack"
+    assert "from the gpu-pool stack's outputs" in md["lambda_gpu_pool"]["reason"]
+    assert md["k8s_deployments"]["gpu_replicas"] == 3 and md["k8s_deployments"]["gpu_nodes_source"] == "stack"
+    assert set(FakePulumi.reads) == {"production-gpu-pool"}  # the assets and the checks read the same stack
+    assert all(c.passed for c in result.checks().values())
+
+
+def test_no_stack_yet_plans_the_spec_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(infra_asset_module, "cli_available", lambda: True)
+    infra = InfraSettings(env="production", mode="preview", out_dir=str(tmp_path), lambda_api_key=FAKE_LAMBDA_KEY)
+    md = _materialize("production", infra, _fake_pulumi(), selection="lambda_gpu_pool").metadata()
+    assert md["lambda_gpu_pool"]["desired_nodes"] == 1 and md["lambda_gpu_pool"]["size_source"] == "spec"
+    assert set(FakePulumi.reads) == {"production-gpu-pool"}  # the asset and its spec check
+
+
+# ---------------------------------------------------------------- the plan in the UI
+
+
+class LongPlanSettings(InfraSettings):
+    """Fifteen more MCP servers: a k8s plan longer than one metadata entry should hold."""
+
+    def specs(self, desired_nodes: int | None = None) -> InfraSpecs:
+        good = super().specs(desired_nodes)
+        extra = [dataclasses.replace(good.k8s.workloads[0], name=f"extra-mcp-{i:02d}") for i in range(15)]
+        return dataclasses.replace(good, k8s=dataclasses.replace(good.k8s, workloads=(*good.k8s.workloads, *extra)))
+
+
+def test_a_long_plan_is_shown_whole_one_entry_per_object(tmp_path: Path) -> None:
+    infra = LongPlanSettings(env="local", out_dir=str(tmp_path))
+    run = _materialize("local", infra, _fake_pulumi(), selection="k8s_deployments", raise_on_error=False)
+    (event,) = run.result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    written = tmp_path / "local-k8s" / "manifests.yaml"
+    assert len(written.read_text()) > 20_000  # where the old single `plan` entry was cut
+
+    manifests = list(yaml.safe_load_all(written.read_text()))
+    for manifest in manifests:
+        entry = metadata[f"plan/{manifest_id(manifest)}"]
+        assert isinstance(entry, dg.MarkdownMetadataValue) and len(entry.value) < 5_000
+        body = entry.value.split("\n", 1)[1].rsplit("\n", 1)[0]  # inside the fence
+        assert yaml.safe_load(body) == manifest
+    assert metadata["plan_file/manifests.yaml"] == dg.MetadataValue.path(str(written))
+    assert metadata["plan_file/plan.json"] == dg.MetadataValue.path(str(tmp_path / "local-k8s" / "plan.json"))
+    assert metadata["plan_dir"] == dg.MetadataValue.path(str(tmp_path / "local-k8s"))
+    assert f"{len(manifests)} object(s)" in metadata["plan"].value
+    assert not any("truncated" in str(getattr(v, "value", v)) for v in metadata.values())

@@ -6,6 +6,8 @@ and nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import subprocess
 import sys
@@ -18,10 +20,13 @@ import yaml
 import infra_assets.__main__ as cli
 from infra_assets.assets import build_infra_assets
 from infra_assets.checks import build_infra_checks
+from infra_assets.definitions import DEFAULT_BACKLOG
+from infra_assets.render import write_plan
 from infra_assets.sensors import SENSOR_NAME, build_backlog_sensor
 from infra_assets.settings import InfraSettings
 from infra_assets.specs import build_infra_specs
 from infra_assets.specs.gpu_pool import NodeCountError, build_gpu_pool_spec
+from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
 
 RANGES = {"local": "0..1", "production": "0..4"}
@@ -42,13 +47,13 @@ def written(out: Path) -> list[str]:
 
 
 def test_check_nodes_accepts_the_bounds_and_refuses_beyond_them() -> None:
-    pool = build_gpu_pool_spec("production")
+    pool = build_gpu_pool_spec(profile("production"))
     assert [pool.check_nodes(n) for n in (0, 4)] == [0, 4]
     for bad in (-1, 5, 1000, True):
         with pytest.raises(NodeCountError, match=r"allowed 0\.\.4"):
             pool.check_nodes(bad)
     with pytest.raises(ValueError, match=r"desired_nodes 1000 .*allowed 0\.\.1"):
-        build_infra_specs("local", desired_nodes=1000)
+        build_infra_specs(profile("local"), desired_nodes=1000)
 
 
 # ---------------------------------------------------------------- CLI
@@ -153,11 +158,14 @@ def test_asset_refuses_out_of_range_run_config_without_writing(nodes: int, tmp_p
     assert instance.get_latest_materialization_event(dg.AssetKey("lambda_gpu_pool")) is None
 
 
+def record_plan(out: Path, stack: str, nodes: int) -> None:
+    """A gpu-pool plan at `nodes` (e.g. written before the pool's max was lowered)."""
+    write_plan(out, stack, {"gpu-pool.yaml": "stale\n"}, {"mode": "plan", "desired_nodes": nodes})
+
+
 def test_k8s_plans_a_stale_recorded_size_within_the_bounds(tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    instance.report_runless_asset_event(  # e.g. recorded before the pool's max was lowered
-        dg.AssetMaterialization(asset_key="lambda_gpu_pool", metadata={"desired_nodes": 1000})
-    )
+    record_plan(tmp_path / "plan", "local-gpu-pool", 1000)
     infra = InfraSettings(env="local", out_dir=str(tmp_path / "plan"))
     result = _materialize(infra, instance, "k8s_deployments")
     assert result.success
@@ -173,25 +181,35 @@ def test_k8s_plans_a_stale_recorded_size_within_the_bounds(tmp_path: Path) -> No
 # ---------------------------------------------------------------- sensor
 
 
+class StaleStack(PulumiStackResource):
+    """A gpu-pool stack applied with `stale_nodes` (possibly outside today's bounds)."""
+
+    stale_nodes: int | None = None
+
+    def outputs(self, stack_name, program, *, reveal_secrets=False):  # type: ignore[override]
+        return {} if self.stale_nodes is None else {"desired_nodes": self.stale_nodes}
+
+
 def test_sensor_never_requests_out_of_range_and_the_asset_accepts_every_request(tmp_path: Path) -> None:
-    pool = build_gpu_pool_spec("production")
-    sensor = build_backlog_sensor("production", pool, job_name="scale_gpu_pool_job", cooldown_s=0)
+    pool = build_gpu_pool_spec(profile("production"))
+    no_cooldown = dataclasses.replace(profile("production"), scale_down_cooldown_s=0)
+    sensor = build_backlog_sensor(no_cooldown, DEFAULT_BACKLOG, job_name="scale_gpu_pool_job")
     requested: list[int] = []
-    for last in (None, -3, 1000):  # the pool's last recorded size, possibly stale
-        for cursor_desired in (None, -5, 9):
-            for backlog in (-10, 60_000, 10**9):
-                instance = dg.DagsterInstance.ephemeral()
-                if last is not None:
-                    instance.report_runless_asset_event(
-                        dg.AssetMaterialization(asset_key="lambda_gpu_pool", metadata={"desired_nodes": last})
-                    )
-                instance.report_runless_asset_event(
-                    dg.AssetMaterialization(asset_key="chunks", metadata={"pending_embedding": backlog})
-                )
-                cursor = None if cursor_desired is None else json.dumps({"desired": cursor_desired, "changed_at": 0})
-                context = dg.build_sensor_context(instance=instance, cursor=cursor, sensor_name=SENSOR_NAME)
-                for request in sensor.evaluate_tick(context).run_requests:
-                    requested.append(request.run_config["ops"]["lambda_gpu_pool"]["config"]["desired_nodes"])
+    for n, (source, last) in enumerate(itertools.product(("plan", "stack"), (None, -3, 1000))):
+        out = tmp_path / f"size-{n}"  # the pool's current size, possibly stale, from either source
+        if source == "plan" and last is not None:
+            record_plan(out, "production-gpu-pool", last)
+        infra = InfraSettings(env="production", mode="plan" if source == "plan" else "apply", out_dir=str(out))
+        pulumi = StaleStack(access_token="pul-" + "2" * 40, stale_nodes=last)
+        for backlog in (-10, 60_000, 10**9):
+            instance = dg.DagsterInstance.ephemeral()
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key="chunks", metadata={"pending_embedding": backlog})
+            )
+            resources = {"infra": infra, "pulumi": pulumi}
+            context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, resources=resources)
+            for request in sensor.evaluate_tick(context).run_requests:
+                requested.append(request.run_config["ops"]["lambda_gpu_pool"]["config"]["desired_nodes"])
     assert {0, 4} <= {pool.check_nodes(n) for n in requested}  # both bounds reached, never passed
 
     # Every size the sensor asks for is one the asset plans.

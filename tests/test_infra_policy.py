@@ -7,13 +7,14 @@ import pytest
 from infra_assets.scaling_policy import ScalingPolicy, decide
 from infra_assets.settings import decide_mode, missing_backend_credentials, parse_stack_name, stack_name
 from infra_assets.specs.gpu_pool import build_gpu_pool_spec
+from resources.profile import profile
 
 POLICY = ScalingPolicy(min_nodes=0, max_nodes=4, backlog_per_node=50_000, cooldown_s=900)
 
 
 def test_policy_from_pool_spec() -> None:
-    pool = build_gpu_pool_spec("production")
-    policy = ScalingPolicy.for_pool(pool)
+    pool = build_gpu_pool_spec(profile("production"))
+    policy = ScalingPolicy.for_pool(pool, cooldown_s=profile("production").scale_down_cooldown_s)
     assert (policy.min_nodes, policy.max_nodes, policy.backlog_per_node) == (0, 4, 50_000)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from infra_assets.specs import build_infra_specs
 from infra_assets.specs.gpu_pool import GPU_POOL_LABEL
 from infra_assets.specs.k8s import ESC_SECRET_NAME
 from infra_assets.specs.validation import image_pin_problem
+from resources.profile import profile
 
 PROJECT = "sophia-ai"
 FAKE_LAMBDA_KEY = "secret_sophia_" + "f" * 32
@@ -40,14 +42,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """Also records each resource's declared dependencies (URNs)."""
+    """Also records each resource's declared dependencies (URNs) and `protect` option."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, list[str]] = {}
+        self.protect: dict[str, bool] = {}
 
     def RegisterResource(self, request):
         self.dependencies[request.name] = list(request.dependencies)
+        self.protect[request.name] = bool(request.protect)
         return super().RegisterResource(request)
 
 
@@ -71,7 +75,7 @@ def _run(program) -> None:
 
 def test_esc_program_uploads_the_rendered_yaml(mocks) -> None:
     recorder, _ = mocks
-    spec = build_infra_specs("production").esc
+    spec = build_infra_specs(profile("production")).esc
     _run(esc_program(spec))
     env = recorder.resources["esc-environment"]
     assert env.typ == "pulumiservice:index:Environment"
@@ -85,10 +89,25 @@ def test_esc_program_uploads_the_rendered_yaml(mocks) -> None:
     assert document["values"]["environmentVariables"]["LAMBDA_API_KEY"] == "${infrastructure.lambda_labs.api_key}"
 
 
+@pytest.mark.parametrize(
+    ("prof", "protected"),
+    [
+        (profile("production"), True),
+        (profile("local"), False),
+        (dataclasses.replace(profile("local"), protect_stacks=True), True),  # the profile decides, not the name
+        (dataclasses.replace(profile("production"), protect_stacks=False), False),
+    ],
+)
+def test_esc_environment_protection_follows_the_profile(mocks, prof, protected: bool) -> None:
+    _, monitor = mocks
+    _run(esc_program(build_infra_specs(prof).esc))
+    assert monitor.protect["esc-environment"] is protected
+
+
 def test_k8s_program_creates_the_rendered_objects_with_dependencies(mocks) -> None:
     recorder, monitor = mocks
     pulumi.runtime.set_all_config({f"{PROJECT}:{KUBECONFIG_CONFIG}": "/etc/sophia/kubeconfig"})
-    specs = build_infra_specs("production", desired_nodes=2)
+    specs = build_infra_specs(profile("production"), desired_nodes=2)
     _run(k8s_program(specs.k8s))
     by_type: dict[str, list[str]] = {}
     for name, args in recorder.resources.items():
@@ -134,7 +153,7 @@ def test_gpu_pool_program_passes_desired_nodes_and_a_secret_key(mocks) -> None:
     recorder, _ = mocks
     config_key = f"{PROJECT}:{API_KEY_CONFIG}"
     pulumi.runtime.set_all_config({config_key: FAKE_LAMBDA_KEY}, secret_keys=[config_key])
-    pool = build_infra_specs("production", desired_nodes=3).gpu_pool
+    pool = build_infra_specs(profile("production"), desired_nodes=3).gpu_pool
     _run(gpu_pool_program(pool))
     args = recorder.resources["gpu-pool"]
     assert args.typ.endswith(":GpuPool")

@@ -1,19 +1,32 @@
-"""The backlog sensor against real (runless) materialization events in an ephemeral instance."""
+"""The backlog sensor against real materialization events, sizing from the one pool-size reader.
+
+What the sensor requests is run the way the scale job runs it (a plan-mode materialization of
+`lambda_gpu_pool` with the request's run config), so the next tick sees the size through the reader.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
-from infra_assets.assets import GpuPoolScaleConfig
-from infra_assets.sensors import SENSOR_NAME, build_backlog_sensor, scale_run_config
-from infra_assets.specs.gpu_pool import build_gpu_pool_spec
+from infra_assets.assets import GpuPoolScaleConfig, build_infra_assets
+from infra_assets.definitions import DEFAULT_BACKLOG
+from infra_assets.pool_size import CHANGED_AT, current_pool_size
+from infra_assets.render import PLAN_SUMMARY
+from infra_assets.sensors import SENSOR_NAME, BacklogSignal, build_backlog_sensor, scale_run_config
+from infra_assets.settings import InfraSettings
+from resources.profile import profile
+from resources.pulumi_stack import PulumiStackError, PulumiStackResource
 
 JOB = "scale_gpu_pool_job"
-POOL = build_gpu_pool_spec("production")  # 0..4 nodes, 50k chunks per node, desired 1
+PROD = profile("production")  # 0..4 nodes, desired 1; the pool spec: 50k chunks per node
+TOKEN = "pul-" + "5" * 40
 
 
 @pytest.fixture
@@ -21,73 +34,178 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def _report(instance: dg.DagsterInstance, asset: str, backlog: int) -> None:
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=asset, metadata={"pending_embedding": backlog, "rows": 10})
-    )
+@pytest.fixture
+def infra(tmp_path: Path) -> InfraSettings:
+    return InfraSettings(env="production", out_dir=str(tmp_path / "plan"))
 
 
-def _tick(instance: dg.DagsterInstance, cursor: str | None, sensor: dg.SensorDefinition | None = None):
-    sensor = sensor or build_backlog_sensor("production", POOL, job_name=JOB)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, sensor_name=SENSOR_NAME)
+def _report(instance: dg.DagsterInstance, asset: str, backlog: int, name: str = "pending_embedding") -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, metadata={name: backlog, "rows": 10}))
+
+
+def _tick(
+    instance: dg.DagsterInstance,
+    infra: InfraSettings,
+    sensor: dg.SensorDefinition | None = None,
+    pulumi: PulumiStackResource | None = None,
+) -> Any:
+    sensor = sensor or build_backlog_sensor(PROD, DEFAULT_BACKLOG, job_name=JOB)
+    resources = {"infra": infra, "pulumi": pulumi or PulumiStackResource()}
+    context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, resources=resources)
     return sensor.evaluate_tick(context)
 
 
-def _desired(data) -> list[int]:
+def _desired(data: Any) -> list[int]:
     return [r.run_config["ops"]["lambda_gpu_pool"]["config"]["desired_nodes"] for r in data.run_requests]
 
 
-def test_no_backlog_reported_yet_skips(instance: dg.DagsterInstance) -> None:
-    data = _tick(instance, None)
+def _scale(instance: dg.DagsterInstance, infra: InfraSettings, run_config: dict[str, Any]) -> None:
+    """Run `lambda_gpu_pool` as `scale_gpu_pool_job` does (plan mode here)."""
+    result = dg.materialize(
+        build_infra_assets(infra.env),
+        resources={"infra": infra, "pulumi": PulumiStackResource()},
+        instance=instance,
+        selection="lambda_gpu_pool",
+        run_config=run_config,
+    )
+    assert result.success
+
+
+def _run(instance: dg.DagsterInstance, infra: InfraSettings, data: Any) -> None:
+    """Run what the sensor requested."""
+    (request,) = data.run_requests
+    _scale(instance, infra, request.run_config)
+
+
+def _age_last_plan(infra: InfraSettings, seconds: float) -> None:
+    """Make the last planned size `seconds` old (as if the pool changed that long ago)."""
+    path = infra.output_dir / infra.stack("gpu-pool") / PLAN_SUMMARY
+    plan = json.loads(path.read_text())
+    plan[CHANGED_AT] = time.time() - seconds
+    path.write_text(json.dumps(plan))
+
+
+def test_no_backlog_reported_yet_skips(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
+    data = _tick(instance, infra)
     assert not data.run_requests and "No pending_embedding" in data.skip_message
 
 
-def test_backlog_changes_request_scaling_and_unchanged_backlog_does_not(instance: dg.DagsterInstance) -> None:
+def test_backlog_changes_request_scaling_and_unchanged_backlog_does_not(
+    instance: dg.DagsterInstance, infra: InfraSettings
+) -> None:
     _report(instance, "chunks", 120_000)
-    first = _tick(instance, None)
+    first = _tick(instance, infra)
     assert _desired(first) == [3]
     request = first.run_requests[0]
     assert request.job_name in (None, JOB)
     reason = request.run_config["ops"]["lambda_gpu_pool"]["config"]["reason"]
     assert "120000" in reason and "chunks" in reason
-    assert json.loads(first.cursor)["desired"] == 3
+    assert first.cursor is None  # the sensor keeps no size of its own
+    assert _desired(_tick(instance, infra)) == [3]  # not run yet: the same request (same run key) again
+    assert _tick(instance, infra).run_requests[0].run_key == request.run_key
 
-    again = _tick(instance, first.cursor)
-    assert not again.run_requests and "Keeping 3 node(s)" in again.skip_message
+    _run(instance, infra, first)
+    assert current_pool_size(infra, PulumiStackResource()).nodes == 3  # the reader sees what ran
+    again = _tick(instance, infra)
+    assert not again.run_requests and "Keeping 3 node(s) (from the last plan)" in again.skip_message
 
     _report(instance, "chunk_vectors", 210_000)  # the newer of the two events wins
-    bigger = _tick(instance, again.cursor)
+    bigger = _tick(instance, infra)
     assert _desired(bigger) == [4]
     assert "chunk_vectors" in bigger.run_requests[0].run_config["ops"]["lambda_gpu_pool"]["config"]["reason"]
 
 
-def test_scale_down_waits_for_hysteresis_and_cooldown(instance: dg.DagsterInstance) -> None:
+def test_scale_down_waits_for_hysteresis_and_cooldown(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
     _report(instance, "chunks", 120_000)
-    up = _tick(instance, None)
+    up = _tick(instance, infra)
     assert _desired(up) == [3]
+    _run(instance, infra, up)
 
     _report(instance, "chunk_vectors", 90_000)  # 2 nodes would do, but not clearly: hold
-    held = _tick(instance, up.cursor)
+    held = _tick(instance, infra)
     assert not held.run_requests and "hysteresis" in held.skip_message
 
     _report(instance, "chunk_vectors", 0)  # drained, but the pool just changed: cooldown
-    cooling = _tick(instance, held.cursor)
+    cooling = _tick(instance, infra)
     assert not cooling.run_requests and "cooldown" in cooling.skip_message
 
-    old = json.dumps({"desired": 3, "changed_at": time.time() - 3600})
-    down = _tick(instance, old)
+    _age_last_plan(infra, 3600)  # an hour since the pool's size changed: the cooldown clock is the reader's
+    down = _tick(instance, infra)
     assert _desired(down) == [0]
-    assert json.loads(down.cursor)["desired"] == 0
+    _run(instance, infra, down)
+    assert current_pool_size(infra, PulumiStackResource()).nodes == 0
 
 
-def test_first_tick_starts_from_the_last_materialized_pool_size(instance: dg.DagsterInstance) -> None:
-    instance.report_runless_asset_event(
+def test_cooldown_comes_from_the_profile(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
+    _report(instance, "chunks", 120_000)
+    _run(instance, infra, _tick(instance, infra))
+    _report(instance, "chunks", 0)
+    _age_last_plan(infra, 60)
+    assert "cooldown" in _tick(instance, infra).skip_message  # production: 900 s
+    short = build_backlog_sensor(dataclasses.replace(PROD, scale_down_cooldown_s=30), DEFAULT_BACKLOG, job_name=JOB)
+    assert _desired(_tick(instance, infra, short)) == [0]
+
+
+def test_first_tick_starts_from_the_last_planned_pool_size(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
+    _scale(instance, infra, scale_run_config(3, "manual"))
+    _report(instance, "chunks", 140_000)  # needs 3: already there
+    data = _tick(instance, infra)
+    assert not data.run_requests and "Keeping 3 node(s)" in data.skip_message
+
+
+def test_materialization_metadata_is_not_a_size_source(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
+    instance.report_runless_asset_event(  # claims 3 nodes, but nothing was planned or applied
         dg.AssetMaterialization(asset_key="lambda_gpu_pool", metadata={"desired_nodes": 3})
     )
-    _report(instance, "chunks", 140_000)  # needs 3: already there
-    data = _tick(instance, None)
+    _report(instance, "chunks", 140_000)
+    data = _tick(instance, infra)
+    assert _desired(data) == [3]  # the reader says the spec's default (1) runs
+    assert "scale up from 1" in data.run_requests[0].run_config["ops"]["lambda_gpu_pool"]["config"]["reason"]
+
+
+def test_the_backlog_signal_is_data_from_the_caller(instance: dg.DagsterInstance, infra: InfraSettings) -> None:
+    signal = BacklogSignal.of(["staged_chunks"], "queue_depth")
+    sensor = build_backlog_sensor(PROD, signal, job_name=JOB)
+    _report(instance, "chunks", 200_000)  # not what this sensor watches
+    skipped = _tick(instance, infra, sensor)
+    assert not skipped.run_requests and "No queue_depth reported by staged_chunks" in skipped.skip_message
+    _report(instance, "staged_chunks", 60_000, name="queue_depth")
+    data = _tick(instance, infra, sensor)
+    assert _desired(data) == [2]
+    assert "staged_chunks" in data.run_requests[0].run_config["ops"]["lambda_gpu_pool"]["config"]["reason"]
+    assert "`queue_depth` reported by staged_chunks" in sensor.description
+
+
+class StackDouble(PulumiStackResource):
+    """A gpu-pool stack whose outputs say it runs 2 nodes."""
+
+    def outputs(self, stack_name, program, *, reveal_secrets=False):  # type: ignore[override]
+        return {"desired_nodes": 2, "node_count": 2}
+
+
+class BrokenStack(PulumiStackResource):
+    """A stack whose outputs cannot be read (the error's message holds a secret)."""
+
+    def outputs(self, stack_name, program, *, reveal_secrets=False):  # type: ignore[override]
+        raise PulumiStackError(stack_name, "outputs", "CommandError", f"token {TOKEN} rejected")
+
+
+def test_preview_mode_sizes_from_the_stack_outputs(instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    infra = InfraSettings(env="production", mode="preview", out_dir=str(tmp_path / "plan"))
+    _report(instance, "chunks", 100_000)  # needs 2: the stack runs 2
+    data = _tick(instance, infra, pulumi=StackDouble(access_token=TOKEN))
+    assert not data.run_requests and "Keeping 2 node(s) (from the gpu-pool stack's outputs)" in data.skip_message
+    _report(instance, "chunks", 0)  # no plan says when the stack changed: the cooldown does not hold
+    assert _desired(_tick(instance, infra, pulumi=StackDouble(access_token=TOKEN))) == [0]
+
+
+def test_unreadable_stack_skips_the_tick_without_leaking(instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    infra = InfraSettings(env="production", mode="apply", out_dir=str(tmp_path / "plan"))
+    _report(instance, "chunks", 300_000)
+    data = _tick(instance, infra, pulumi=BrokenStack(access_token=TOKEN))
     assert not data.run_requests
-    assert json.loads(data.cursor)["desired"] == 3
+    assert "could not read the outputs of stack production-gpu-pool" in data.skip_message
+    assert TOKEN not in data.skip_message
 
 
 def test_run_config_is_valid_for_the_scale_job() -> None:
@@ -95,9 +213,13 @@ def test_run_config_is_valid_for_the_scale_job() -> None:
     assert GpuPoolScaleConfig(**config).desired_nodes == 2
 
 
-def test_default_status_depends_on_env() -> None:
-    local = build_backlog_sensor("local", build_gpu_pool_spec("local"), job_name=JOB)
-    prod = build_backlog_sensor("production", POOL, job_name=JOB)
+def test_default_status_comes_from_the_profile() -> None:
+    local = build_backlog_sensor(profile("local"), DEFAULT_BACKLOG, job_name=JOB)
+    prod = build_backlog_sensor(PROD, DEFAULT_BACKLOG, job_name=JOB)
     assert local.default_status == dg.DefaultSensorStatus.STOPPED
     assert prod.default_status == dg.DefaultSensorStatus.RUNNING
     assert local.name == SENSOR_NAME and local.job_name == JOB
+    automated = dataclasses.replace(profile("local"), automation_running=True)
+    assert build_backlog_sensor(automated, DEFAULT_BACKLOG, job_name=JOB).default_status == (
+        dg.DefaultSensorStatus.RUNNING
+    )

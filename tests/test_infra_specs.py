@@ -27,13 +27,14 @@ from infra_assets.specs.validation import (
     validate_gpu_pool,
     validate_k8s,
 )
+from resources.profile import profile
 
 FAKE_OPENROUTER_KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 
 
 @pytest.fixture(params=["local", "production"])
 def specs(request: pytest.FixtureRequest):
-    return build_infra_specs(request.param)
+    return build_infra_specs(profile(request.param))
 
 
 # ---------------------------------------------------------------- ESC
@@ -68,7 +69,7 @@ def test_esc_spec_is_valid_and_holds_only_references(specs) -> None:
 
 
 def test_esc_literals_are_found_and_redacted() -> None:
-    spec = build_infra_specs("production").esc
+    spec = build_infra_specs(profile("production")).esc
     doc = esc_document(spec)
     doc["values"]["pinecone"]["api_key"] = "pcsk_" + "x" * 30
     doc["values"]["snowflake"]["password"] = {"fn::secret": "hunter2-plaintext"}
@@ -84,7 +85,7 @@ def test_esc_literals_are_found_and_redacted() -> None:
 
 
 def test_esc_dangling_reference_and_missing_export_are_reported() -> None:
-    spec = build_infra_specs("production").esc
+    spec = build_infra_specs(profile("production")).esc
     doc = esc_document(spec)
     doc["values"]["environmentVariables"]["EXTRA"] = "${nowhere.to_be.found}"
     del doc["values"]["environmentVariables"]["TAVILY_API_KEY"]
@@ -104,7 +105,7 @@ def test_gpu_pool_spec_is_valid(specs) -> None:
 
 
 def test_gpu_pool_rules() -> None:
-    pool = build_infra_specs("production").gpu_pool
+    pool = build_infra_specs(profile("production")).gpu_pool
     assert validate_gpu_pool(pool.with_desired(pool.max_nodes + 1)).count("nodes_in_bounds") == 1
     bad = dataclasses.replace(pool, ssh_key_names=("a", "b"), instance_type="a10", region="mars")
     rules = {f.rule for f in validate_gpu_pool(bad).findings}
@@ -162,13 +163,13 @@ def test_k8s_spec_is_valid_against_schemas(specs) -> None:
 
 
 def test_tei_replicas_follow_the_gpu_pool() -> None:
-    specs = build_infra_specs("production", desired_nodes=3)
+    specs = build_infra_specs(profile("production"), desired_nodes=3)
     tei = next(w for w in specs.k8s.workloads if w.on_gpu_pool)
     assert tei.replicas == 3 and specs.gpu_pool.desired_nodes == 3
 
 
 def test_bad_k8s_spec_fails_each_rule() -> None:
-    specs = build_infra_specs("production")
+    specs = build_infra_specs(profile("production"))
     workloads = list(specs.k8s.workloads)
     workloads[0] = dataclasses.replace(
         workloads[0], image="ghcr.io/sophia-ai/ai-intelligence-mcp:latest", env={"OPENROUTER_API_KEY": "x" * 12}
@@ -201,7 +202,7 @@ def test_literal_secrets_are_redacted_from_manifests() -> None:
 
 
 def test_schema_violation_is_reported_with_location() -> None:
-    deployment = render_manifests(build_infra_specs("local").k8s)[-6]
+    deployment = render_manifests(build_infra_specs(profile("local")).k8s)[-6]
     assert deployment["kind"] == "Deployment"
     deployment["spec"]["replicas"] = "two"
     findings, validated, skipped = schema_findings([deployment], "1.30")

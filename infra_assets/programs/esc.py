@@ -23,7 +23,7 @@ def esc_program(spec: EscEnvironmentSpec, yaml_text: str | None = None) -> Calla
             project=spec.project,
             name=spec.name,
             yaml=pulumi.StringAsset(definition),
-            opts=pulumi.ResourceOptions(protect=spec.name == "production"),
+            opts=pulumi.ResourceOptions(protect=spec.protect),
         )
         pulumi.export("environment", f"{spec.organization}/{spec.qualified_name}")
         pulumi.export("revision", environment.revision)

@@ -14,6 +14,7 @@ from infra_assets.specs.gpu_pool import GpuPoolSpec
 
 RESOURCE_NAME = "gpu-pool"
 API_KEY_CONFIG = "lambdaApiKey"
+DESIRED_NODES_OUTPUT = "desired_nodes"  # what the pool was sized to (read back by infra_assets.pool_size)
 
 
 def gpu_pool_program(pool: GpuPoolSpec, *, api_base_url: str | None = None) -> Callable[[], None]:
@@ -36,7 +37,7 @@ def gpu_pool_program(pool: GpuPoolSpec, *, api_base_url: str | None = None) -> C
             **extra,
         )
         pulumi.export("pool_name", pool.pool_name)
-        pulumi.export("desired_nodes", pool.desired_nodes)
+        pulumi.export(DESIRED_NODES_OUTPUT, pool.desired_nodes)
         pulumi.export("node_count", gpu_pool.node_count)
         pulumi.export("instance_ids", gpu_pool.instance_ids)
         pulumi.export("instance_ips", gpu_pool.instance_ips)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from infra_assets.specs.esc import EscEnvironmentSpec, build_esc_spec
 from infra_assets.specs.gpu_pool import GpuPoolSpec, build_gpu_pool_spec
 from infra_assets.specs.k8s import TEI_SERVICE_URL, K8sSpec, build_k8s_spec
+from resources.profile import EnvProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,14 +19,16 @@ class InfraSpecs:
     k8s: K8sSpec
 
 
-def build_infra_specs(env: str, *, organization: str = "sophia-ai", desired_nodes: int | None = None) -> InfraSpecs:
-    """All specs for `env`; `desired_nodes` overrides the pool size (and with it the TEI replica count).
+def build_infra_specs(
+    profile: EnvProfile, *, organization: str = "sophia-ai", desired_nodes: int | None = None
+) -> InfraSpecs:
+    """All specs for `profile`; `desired_nodes` overrides the pool size (and with it the TEI replica count).
 
     An override outside the pool's bounds raises `NodeCountError` (a `ValueError`) naming the allowed range.
     """
     # Workloads (and Dagster, when it runs in the cluster) reach the embedding server at its Service URL.
-    esc = build_esc_spec(env, organization=organization, extra_env={"TEI_URL": TEI_SERVICE_URL})
-    pool = build_gpu_pool_spec(env)
+    esc = build_esc_spec(profile, organization=organization, extra_env={"TEI_URL": TEI_SERVICE_URL})
+    pool = build_gpu_pool_spec(profile)
     if desired_nodes is not None:
         pool = pool.with_desired(pool.check_nodes(desired_nodes))
-    return InfraSpecs(esc=esc, gpu_pool=pool, k8s=build_k8s_spec(env, esc=esc, gpu_pool=pool))
+    return InfraSpecs(esc=esc, gpu_pool=pool, k8s=build_k8s_spec(profile, esc=esc, gpu_pool=pool))

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from resources.profile import ENV_VAR, EnvProfile
+
 GITHUB_SECRETS_ENV = "github-secrets"
 GITHUB_SECRETS_KEY = "github_secrets"
 
@@ -43,6 +45,7 @@ class EscEnvironmentSpec:
     imports: tuple[str, ...]
     secrets: tuple[EscValue, ...]
     plain_env: Mapping[str, str] = field(default_factory=dict)  # non-secret exports, e.g. SOPHIA_ENV
+    protect: bool = False  # Pulumi `protect`: deleting the environment loses every secret reference
 
     @property
     def qualified_name(self) -> str:
@@ -87,13 +90,16 @@ SECRET_CATALOGUE: tuple[tuple[str, str], ...] = (
 
 
 def build_esc_spec(
-    env: str,
+    profile: EnvProfile,
     *,
     organization: str = "sophia-ai",
     project: str = "sophia-ai",
     extra_env: Mapping[str, str] | None = None,
 ) -> EscEnvironmentSpec:
-    """The environment `<project>/<env>`: each catalogued secret referenced from the GitHub mirror."""
+    """The environment `<project>/<profile name>`: each catalogued secret referenced from the GitHub mirror.
+
+    Protected against deletion when the profile says so (`protect_stacks`).
+    """
     secrets = tuple(
         EscValue(path=tuple(path.split(".")), env_var=var, source=f"{GITHUB_SECRETS_KEY}.{var}")
         for path, var in SECRET_CATALOGUE
@@ -101,10 +107,11 @@ def build_esc_spec(
     return EscEnvironmentSpec(
         organization=organization,
         project=project,
-        name=env,
+        name=profile.name,
         imports=(f"{project}/{GITHUB_SECRETS_ENV}",),
         secrets=secrets,
-        plain_env={"SOPHIA_ENV": env, **(extra_env or {})},
+        plain_env={ENV_VAR: profile.name, **(extra_env or {})},
+        protect=profile.protect_stacks,
     )
 
 

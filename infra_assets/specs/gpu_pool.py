@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from resources.profile import EnvProfile
+
 GPU_POOL_LABEL = "sophia.ai/gpu-pool"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
@@ -66,26 +68,23 @@ class GpuPoolSpec:
         return replace(self, desired_nodes=nodes)
 
 
-_SIZES: dict[str, tuple[int, int, int]] = {  # env -> (min, max, desired)
-    "local": (0, 1, 1),
-    "production": (0, 4, 1),
-}
+def build_gpu_pool_spec(profile: EnvProfile) -> GpuPoolSpec:
+    """The `sophia-gpu-<env>` pool of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI).
 
-
-def build_gpu_pool_spec(env: str) -> GpuPoolSpec:
-    """The `sophia-gpu` pool of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI)."""
-    min_nodes, max_nodes, desired = _SIZES.get(env, _SIZES["local"])
-    pool = f"sophia-gpu-{env}"
+    Its size range and starting size are the profile's `gpu_pool` bounds.
+    """
+    bounds = profile.gpu_pool
+    pool = f"sophia-gpu-{profile.name}"
     return GpuPoolSpec(
         pool_name=pool,
         instance_type="gpu_1x_a10",
         region="us-east-1",
         ssh_key_names=("sophia-ops",),
         file_system_names=("sophia-models-us-east-1",),
-        min_nodes=min_nodes,
-        max_nodes=max_nodes,
-        desired_nodes=desired,
+        min_nodes=bounds.min_nodes,
+        max_nodes=bounds.max_nodes,
+        desired_nodes=bounds.desired_nodes,
         name_prefix=pool,
         backlog_per_node=50_000,
-        labels={GPU_POOL_LABEL: pool, "nvidia.com/gpu.product": "NVIDIA-A10", "sophia.ai/env": env},
+        labels={GPU_POOL_LABEL: pool, "nvidia.com/gpu.product": "NVIDIA-A10", "sophia.ai/env": profile.name},
     )

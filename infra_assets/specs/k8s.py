@@ -14,6 +14,7 @@ from typing import Any
 
 from infra_assets.specs.esc import EscEnvironmentSpec
 from infra_assets.specs.gpu_pool import GpuPoolSpec
+from resources.profile import ENV_VAR, TEI_MODEL, EnvProfile
 
 ESC_SECRET_NAME = "sophia-esc-secrets"
 ESO_API_VERSION = "external-secrets.io/v1"
@@ -88,7 +89,7 @@ def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, 
         min_replicas=1,
         max_replicas=6,
         resources=Resources("250m", "512Mi", "1", "1Gi"),
-        env={"SOPHIA_ENV": env, "LOG_LEVEL": "info", **kw.pop("extra_env", {})},
+        env={ENV_VAR: env, "LOG_LEVEL": "info", **kw.pop("extra_env", {})},
         secret_env=secret_env,
         **kw,
     )
@@ -96,15 +97,15 @@ def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, 
 
 SNOWFLAKE_ENV = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
 TEI_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:86-1.7"  # 86 = Ampere A10 build
-TEI_MODEL = "BAAI/bge-small-en-v1.5"
 TEI_SERVICE_URL = "http://text-embeddings-inference.sophia-inference.svc.cluster.local"
 
 
 def build_k8s_spec(
-    env: str, *, esc: EscEnvironmentSpec, gpu_pool: GpuPoolSpec, gpu_nodes: int | None = None
+    profile: EnvProfile, *, esc: EscEnvironmentSpec, gpu_pool: GpuPoolSpec, gpu_nodes: int | None = None
 ) -> K8sSpec:
-    """The four MCP servers and the embedding server; TEI runs one replica per GPU node."""
-    replicas = 2 if env == "production" else 1
+    """The four MCP servers (`profile.mcp_replicas` each, infrastructure-mcp one) and the embedding server
+    serving `TEI_MODEL`; TEI runs one replica per GPU node."""
+    env, replicas = profile.name, profile.mcp_replicas
     tei_replicas = gpu_pool.desired_nodes if gpu_nodes is None else gpu_nodes
     tei_url = TEI_SERVICE_URL
     registry = "ghcr.io/sophia-ai"
