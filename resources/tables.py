@@ -39,6 +39,10 @@ class TableSpec:
     def json_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.type == "json"]
 
+    def dagster_metadata(self) -> dict[str, object]:
+        """Definition metadata the UI shows for an asset stored in this table: its name and column schema."""
+        return table_metadata(self.name, self.dagster_schema())
+
     def dagster_schema(self) -> dg.TableSchema:
         """The column schema the Dagster UI shows for an asset stored in this table (key columns unique)."""
         return dg.TableSchema(
@@ -52,3 +56,8 @@ class TableSpec:
                 for c in self.columns
             ]
         )
+
+
+def table_metadata(table_name: str, schema: dg.TableSchema) -> dict[str, object]:
+    """`dagster/table_name` and `dagster/column_schema`, the keys the UI reads for a table-backed asset."""
+    return {"dagster/table_name": table_name, "dagster/column_schema": dg.MetadataValue.table_schema(schema)}

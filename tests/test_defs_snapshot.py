@@ -34,7 +34,7 @@ def asset_snapshot(defs: dg.Definitions) -> dict[str, Any]:
             "checks": sorted(c.name for c in node.check_keys),
             "automation": str(node.automation_condition) if node.automation_condition else None,
             "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
-            "pool": graph.get_assets_def(key).op.pool if not graph.get(key).is_external else None,
+            "pool": defs.resolve_assets_def(key).op.pool if node.is_executable else None,
         }
     return {
         "assets": assets,

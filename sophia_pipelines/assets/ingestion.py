@@ -6,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from resources.payloads import PayloadSource
-from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain import tables as t
@@ -69,14 +68,6 @@ def log_result(context: dg.AssetExecutionContext, stream: StreamSpec, result: Ra
     )
 
 
-def table_metadata(spec: TableSpec) -> dict[str, object]:
-    """Definition metadata the UI shows for an asset stored in a warehouse table: its name and column schema."""
-    return {
-        "dagster/table_name": spec.name,
-        "dagster/column_schema": dg.MetadataValue.table_schema(spec.dagster_schema()),
-    }
-
-
 def build_raw_asset(
     stream: StreamSpec, warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS
 ) -> dg.AssetsDefinition:
@@ -89,7 +80,7 @@ def build_raw_asset(
         kinds={stream.system, warehouse_kind},
         owners=OWNERS,
         description=stream.description,
-        metadata=table_metadata(stream.table),
+        metadata=stream.table.dagster_metadata(),
         required_resource_keys={stream.system, "warehouse"},
         retry_policy=INGESTION_RETRY,
         pool=DATA_PLANE_POOL,

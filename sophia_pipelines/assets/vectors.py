@@ -6,6 +6,7 @@ import dagster as dg
 
 from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
+from resources.tables import table_metadata
 from resources.vector_store import VECTOR_RECORD_SCHEMA, VectorStore
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
@@ -38,7 +39,7 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         kinds={vector_kind, "python"},
         owners=OWNERS,
         deps=["chunks"],
-        metadata=dict(dg.TableMetadataSet(table_name="chunk_vectors", column_schema=VECTOR_RECORD_SCHEMA)),
+        metadata=table_metadata("chunk_vectors", VECTOR_RECORD_SCHEMA),
         pool=DATA_PLANE_POOL,
         description=(
             "Embeddings of every chunk, keyed by chunk_id. Only chunks whose content_hash (or the model) is new are "

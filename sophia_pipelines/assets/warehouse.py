@@ -8,7 +8,6 @@ import pandas as pd
 
 from resources.embeddings import Embedder
 from resources.pipeline_settings import PipelineSettings
-from resources.tables import TableSpec
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS
@@ -28,11 +27,6 @@ def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
     return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.itertuples(index=False))
 
 
-def table_metadata(spec: TableSpec) -> dict[str, object]:
-    """Definition metadata the UI shows for an asset stored in a warehouse table: its name and column schema."""
-    return dict(dg.TableMetadataSet(table_name=spec.name, column_schema=spec.dagster_schema()))
-
-
 def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS) -> list[dg.AssetsDefinition]:
     streams = check_streams(streams)  # `documents` reads their raw tables and routes by their normalizers
 
@@ -41,7 +35,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=[s.asset_key for s in streams],
-        metadata=table_metadata(DOCUMENTS),
+        metadata=DOCUMENTS.dagster_metadata(),
         pool=DATA_PLANE_POOL,
         description=(
             "One row per document across all sources (document_id = stable hash of source + canonical URL/id), "
@@ -80,7 +74,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
         kinds={warehouse_kind},
         owners=OWNERS,
         deps=[documents],
-        metadata=table_metadata(CHUNKS),
+        metadata=CHUNKS.dagster_metadata(),
         pool=DATA_PLANE_POOL,
         description=(
             "Documents split on paragraph/sentence boundaries (size and overlap from the `pipeline` resource). "
