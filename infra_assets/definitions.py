@@ -22,9 +22,6 @@ from resources.pulumi_stack import stack_run_tags
 INFRA_PLAN_JOB = "infra_plan_job"
 SCALE_GPU_POOL_JOB = "scale_gpu_pool_job"
 
-# What the data plane reports today; the root definitions should pass its own keys (then drop this default).
-DEFAULT_BACKLOG = BacklogSignal.of(("chunks", "chunk_vectors"), "pending_embedding")
-
 
 def build_infra_resources(env: str | EnvProfile) -> dict[str, Any]:
     """`infra` (InfraSettings) and `pulumi` (PulumiStackResource), configured from the environment."""
@@ -32,7 +29,7 @@ def build_infra_resources(env: str | EnvProfile) -> dict[str, Any]:
     return {"infra": infra_settings(name, secrets="env_var"), "pulumi": pulumi_resource(secrets="env_var")}
 
 
-def build_infra_definitions(env: str | EnvProfile, backlog: BacklogSignal = DEFAULT_BACKLOG) -> dg.Definitions:
+def build_infra_definitions(env: str | EnvProfile, backlog: BacklogSignal) -> dg.Definitions:
     """Infra assets, checks, `infra_plan_job`, `scale_gpu_pool_job`, the backlog sensor and resources.
 
     `env` is the profile (or its name); `backlog` says which data-plane assets and metadata entry report the

@@ -20,7 +20,6 @@ import yaml
 import infra_assets.__main__ as cli
 from infra_assets.assets import build_infra_assets
 from infra_assets.checks import build_infra_checks
-from infra_assets.definitions import DEFAULT_BACKLOG
 from infra_assets.render import write_plan
 from infra_assets.sensors import SENSOR_NAME, build_backlog_sensor
 from infra_assets.settings import InfraSettings
@@ -28,6 +27,7 @@ from infra_assets.specs import build_infra_specs
 from infra_assets.specs.gpu_pool import NodeCountError, build_gpu_pool_spec
 from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
+from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
 RANGES = {"local": "0..1", "production": "0..4"}
 
@@ -193,7 +193,7 @@ class StaleStack(PulumiStackResource):
 def test_sensor_never_requests_out_of_range_and_the_asset_accepts_every_request(tmp_path: Path) -> None:
     pool = build_gpu_pool_spec(profile("production"))
     no_cooldown = dataclasses.replace(profile("production"), scale_down_cooldown_s=0)
-    sensor = build_backlog_sensor(no_cooldown, DEFAULT_BACKLOG, job_name="scale_gpu_pool_job")
+    sensor = build_backlog_sensor(no_cooldown, EMBEDDING_BACKLOG, job_name="scale_gpu_pool_job")
     requested: list[int] = []
     for n, (source, last) in enumerate(itertools.product(("plan", "stack"), (None, -3, 1000))):
         out = tmp_path / f"size-{n}"  # the pool's current size, possibly stale, from either source

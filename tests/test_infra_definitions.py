@@ -15,6 +15,7 @@ import yaml
 import infra_assets.__main__ as cli
 from infra_assets.definitions import build_infra_definitions
 from resources.pulumi_stack import PulumiStackResource
+from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
 FAKE_LAMBDA_KEY = "secret_sophia_" + "c3" * 16
 SECRET_VARS = ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG")
@@ -28,7 +29,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_definitions_expose_the_contract() -> None:
-    defs = build_infra_definitions("local")
+    defs = build_infra_definitions("local", EMBEDDING_BACKLOG)
     dg.Definitions.validate_loadable(defs)
     assert set(defs.resources) == {"infra", "pulumi"}
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -51,7 +52,7 @@ def test_definitions_expose_the_contract() -> None:
 def test_secrets_are_env_var_references_never_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDA_API_KEY", FAKE_LAMBDA_KEY)
     monkeypatch.setenv("SOPHIA_INFRA_MODE", "preview")
-    defs = build_infra_definitions("production")
+    defs = build_infra_definitions("production", EMBEDDING_BACKLOG)
     infra = defs.resources["infra"]
     assert infra.mode == "preview" and infra.env == "production"
     assert isinstance(infra.lambda_api_key, dg.EnvVar) and infra.lambda_api_key.env_var_name == "LAMBDA_API_KEY"
@@ -60,7 +61,7 @@ def test_secrets_are_env_var_references_never_values(monkeypatch: pytest.MonkeyP
 
 
 def test_plan_job_runs_end_to_end(tmp_path: Path) -> None:
-    defs = build_infra_definitions("local")
+    defs = build_infra_definitions("local", EMBEDDING_BACKLOG)
     result = defs.resolve_job_def("infra_plan_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
     assert (tmp_path / "plan" / "local-k8s" / "manifests.yaml").exists()

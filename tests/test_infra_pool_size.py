@@ -20,13 +20,13 @@ import infra_assets.__main__ as cli
 import resources.pulumi_stack as ps
 from infra_assets.assets import build_infra_assets, gpu_pool_work
 from infra_assets.checks import build_infra_checks
-from infra_assets.definitions import DEFAULT_BACKLOG
 from infra_assets.pool_size import CHANGED_AT, PoolSize, PoolSizeUnavailable, current_pool_size
 from infra_assets.render import PLAN_SUMMARY, write_plan
 from infra_assets.sensors import SENSOR_NAME, build_backlog_sensor
 from infra_assets.settings import InfraSettings
 from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
+from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 from tests.test_pulumi_stack_resource import TOKEN, FakeStack, command_error, make_resource
 
 STACK = "production-gpu-pool"
@@ -168,7 +168,7 @@ def _materialize(infra: InfraSettings, instance: dg.DagsterInstance, selection: 
 
 
 def _tick(instance: dg.DagsterInstance, infra: InfraSettings) -> Any:
-    sensor = build_backlog_sensor(profile("production"), DEFAULT_BACKLOG, job_name="scale_gpu_pool_job")
+    sensor = build_backlog_sensor(profile("production"), EMBEDDING_BACKLOG, job_name="scale_gpu_pool_job")
     resources = {"infra": infra, "pulumi": PulumiStackResource()}
     context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, resources=resources)
     return sensor.evaluate_tick(context)

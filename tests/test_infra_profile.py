@@ -16,13 +16,14 @@ import yaml
 
 import infra_assets
 import infra_assets.__main__ as cli
-from infra_assets.definitions import DEFAULT_BACKLOG, build_infra_definitions
+from infra_assets.definitions import build_infra_definitions
 from infra_assets.environment import INFRA_VARIABLES, resource_fields
 from infra_assets.sensors import BacklogSignal
 from infra_assets.settings import InfraSettings
 from infra_assets.specs import build_infra_specs
 from resources.profile import PROFILES, TEI_MODEL, PoolBounds, profile
 from resources.pulumi_stack import PulumiStackResource
+from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
 INFRA_DIR = Path(infra_assets.__file__).parent
 STAGING = dataclasses.replace(
@@ -71,7 +72,7 @@ def test_another_profile_changes_every_spec() -> None:
 def test_a_registered_profile_is_an_environment_for_settings_definitions_and_cli(tmp_path: Path) -> None:
     assert InfraSettings(env="staging").specs().gpu_pool.allowed_range == "2..8"
 
-    defs = build_infra_definitions("staging")
+    defs = build_infra_definitions("staging", EMBEDDING_BACKLOG)
     sensor = defs.resolve_sensor_def("gpu_backlog_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert "(2..8 nodes)" in sensor.description and "waits 120s" in sensor.description
@@ -94,7 +95,7 @@ def test_definitions_take_a_profile_and_the_backlog_signal_as_data() -> None:
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert "`queue_depth` reported by staged_chunks" in sensor.description
     assert sensor.required_resource_keys >= {"infra", "pulumi"}
-    assert BacklogSignal.of(["chunks", "chunk_vectors"], "pending_embedding") == DEFAULT_BACKLOG
+    assert BacklogSignal.of(["chunks", "chunk_vectors"], "pending_embedding") == EMBEDDING_BACKLOG
 
 
 def _code(path: Path) -> str:
@@ -133,7 +134,7 @@ def test_dagster_and_the_cli_read_the_same_variables(monkeypatch: pytest.MonkeyP
     values["SOPHIA_INFRA_MODE"] = "preview"
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    defs = build_infra_definitions("production")
+    defs = build_infra_definitions("production", EMBEDDING_BACKLOG)
     dagster_infra, dagster_pulumi = defs.resources["infra"], defs.resources["pulumi"]
     cli_infra = cli._settings("production", "preview", None)
     cli_pulumi = cli._pulumi_resource()

@@ -16,13 +16,13 @@ import dagster as dg
 import pytest
 
 from infra_assets.assets import GpuPoolScaleConfig, build_infra_assets
-from infra_assets.definitions import DEFAULT_BACKLOG
 from infra_assets.pool_size import CHANGED_AT, current_pool_size
 from infra_assets.render import PLAN_SUMMARY
 from infra_assets.sensors import SENSOR_NAME, BacklogSignal, build_backlog_sensor, scale_run_config
 from infra_assets.settings import InfraSettings
 from resources.profile import profile
 from resources.pulumi_stack import PulumiStackError, PulumiStackResource
+from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
 JOB = "scale_gpu_pool_job"
 PROD = profile("production")  # 0..4 nodes, desired 1; the pool spec: 50k chunks per node
@@ -49,7 +49,7 @@ def _tick(
     sensor: dg.SensorDefinition | None = None,
     pulumi: PulumiStackResource | None = None,
 ) -> Any:
-    sensor = sensor or build_backlog_sensor(PROD, DEFAULT_BACKLOG, job_name=JOB)
+    sensor = sensor or build_backlog_sensor(PROD, EMBEDDING_BACKLOG, job_name=JOB)
     resources = {"infra": infra, "pulumi": pulumi or PulumiStackResource()}
     context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, resources=resources)
     return sensor.evaluate_tick(context)
@@ -142,7 +142,7 @@ def test_cooldown_comes_from_the_profile(instance: dg.DagsterInstance, infra: In
     _report(instance, "chunks", 0)
     _age_last_plan(infra, 60)
     assert "cooldown" in _tick(instance, infra).skip_message  # production: 900 s
-    short = build_backlog_sensor(dataclasses.replace(PROD, scale_down_cooldown_s=30), DEFAULT_BACKLOG, job_name=JOB)
+    short = build_backlog_sensor(dataclasses.replace(PROD, scale_down_cooldown_s=30), EMBEDDING_BACKLOG, job_name=JOB)
     assert _desired(_tick(instance, infra, short)) == [0]
 
 
@@ -214,12 +214,12 @@ def test_run_config_is_valid_for_the_scale_job() -> None:
 
 
 def test_default_status_comes_from_the_profile() -> None:
-    local = build_backlog_sensor(profile("local"), DEFAULT_BACKLOG, job_name=JOB)
-    prod = build_backlog_sensor(PROD, DEFAULT_BACKLOG, job_name=JOB)
+    local = build_backlog_sensor(profile("local"), EMBEDDING_BACKLOG, job_name=JOB)
+    prod = build_backlog_sensor(PROD, EMBEDDING_BACKLOG, job_name=JOB)
     assert local.default_status == dg.DefaultSensorStatus.STOPPED
     assert prod.default_status == dg.DefaultSensorStatus.RUNNING
     assert local.name == SENSOR_NAME and local.job_name == JOB
     automated = dataclasses.replace(profile("local"), automation_running=True)
-    assert build_backlog_sensor(automated, DEFAULT_BACKLOG, job_name=JOB).default_status == (
+    assert build_backlog_sensor(automated, EMBEDDING_BACKLOG, job_name=JOB).default_status == (
         dg.DefaultSensorStatus.RUNNING
     )
