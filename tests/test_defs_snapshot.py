@@ -50,6 +50,7 @@ def test_asset_specs_match_the_snapshot(env: str, tmp_path: Path, monkeypatch: p
     actual = asset_snapshot(load_platform(env))
     path = SNAPSHOTS / f"asset_specs_{env}.json"
     if os.environ.get("SOPHIA_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if os.environ.get("SOPHIA_UPDATE_SNAPSHOTS") != "1":
             pytest.fail(f"no snapshot yet: wrote {path}; review it and commit it")
