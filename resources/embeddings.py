@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from resources.http_retry import Failure, PermanentError, RetryPolicy, call_with_retry, classify_httpx
+from resources.profile import TEI_MODEL
 
 if TYPE_CHECKING:
     from wordllama.inference import WordLlamaInference
@@ -215,7 +216,7 @@ class TeiEmbedder(Embedder):
     """
 
     base_url: str = Field(description="TEI server, e.g. http://tei.embeddings.svc:8080")
-    model: str = Field(default="BAAI/bge-small-en-v1.5", description="model the server serves (for model_id)")
+    model: str = Field(default=TEI_MODEL, description="model the server serves (for model_id)")
     dimension: int = 384
     api_token: str = Field(default="", repr=False, description="optional bearer token (from an EnvVar)")
     batch_size: int = Field(default=TEI_MAX_CLIENT_BATCH, ge=1)
