@@ -4,6 +4,8 @@
     python -m infra_assets plan --stack production-k8s
     python -m infra_assets preview --stack production-k8s  # Automation API preview
     python -m infra_assets up --stack production-gpu-pool --desired-nodes 2
+    python -m infra_assets scale --env production --workload data-intelligence-mcp --factor 2  # replicas x2, up
+    python -m infra_assets scale --workload data-intelligence-mcp --factor 0.5 --plan        # write the plan only
 
 Credentials come from the environment (LAMBDA_API_KEY, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE,
 KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infra_assets preview ...`.
@@ -11,7 +13,10 @@ KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infr
 Input is checked before anything is written: an unknown environment (`--env`, a stack's `<env>-` prefix), an
 unknown SOPHIA_INFRA_MODE or a `--desired-nodes` outside the GPU pool's min..max exits 2 with no plan files.
 Without `--desired-nodes`, the gpu-pool and k8s stacks keep the pool's current size (`infra_assets.pool_size`:
-the stack's outputs for preview/up, the last plan for plan).
+the stack's outputs for preview/up, the last plan for plan), and the k8s stack keeps each workload's replicas
+(`infra_assets.replicas`). `scale` multiplies one workload's current replicas by `--factor` (rounded up, kept
+within the workload's min..max; TEI follows the GPU pool and is refused) and runs `up` of the k8s stack (`--plan`:
+write the plan only), as the `scale_workloads_job` does with run config `replicas`.
 """
 
 import argparse
@@ -28,9 +33,12 @@ from infra_assets.assets import (
     run_pulumi,
     secret_redactor,
 )
+from infra_assets.autoscaling import ReplicaBounds
+from infra_assets.autoscaling.workloads import replicas_key, scale_workloads
 from infra_assets.environment import infra_settings, pulumi_resource, resource_fields
 from infra_assets.pool_size import PoolSizeUnavailable, usable_pool_size
 from infra_assets.render import change_counts, masked_outputs, write_plan
+from infra_assets.replicas import kept_replicas, last_planned_replicas
 from infra_assets.settings import (
     COMPONENTS,
     ESC,
@@ -43,6 +51,7 @@ from infra_assets.settings import (
     parse_stack_name,
 )
 from infra_assets.specs.gpu_pool import NodeCountError
+from infra_assets.specs.k8s import ReplicaCountError
 from resources.profile import current_env
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
 
@@ -62,6 +71,7 @@ NO_CLI_MESSAGE = (
 
 
 COMMAND_MODES = {"plan": "plan", "preview": "preview", "up": "apply"}  # command -> infra mode
+SCALE = "scale"
 
 
 def _settings(env: str, command: str, out_dir: str | None) -> InfraSettings:
@@ -74,17 +84,19 @@ def _pulumi_resource() -> PulumiStackResource:
     return pulumi_resource(secrets="value")
 
 
-def build_work(infra: InfraSettings, component: str, desired_nodes: int | None) -> StackWork:
-    """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI).
+def build_work(
+    infra: InfraSettings, component: str, desired_nodes: int | None, replicas: dict[str, int] | None = None
+) -> StackWork:
+    """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI, `replicas` workloads).
 
-    Raises `NodeCountError` when `desired_nodes` is outside the GPU pool's bounds.
+    Raises `NodeCountError` / `ReplicaCountError` when a size is outside its bounds.
     """
     if component == ESC:
         return esc_work(infra)
     if component == GPU_POOL:
         nodes = infra.specs().gpu_pool.desired_nodes if desired_nodes is None else desired_nodes
         return gpu_pool_work(infra, nodes, "python -m infra_assets")
-    return k8s_work(infra, desired_nodes)
+    return k8s_work(infra, desired_nodes, replicas, lambda message: print(f"{infra.stack(K8S)}: {message}"))
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,35 @@ class StackJob:
     infra: InfraSettings
     component: str
     work: StackWork
+    replicas: dict[str, int] | None = None  # `scale`: the workload's new replicas
+
+
+def scaled_replicas(infra: InfraSettings, workload: str, factor: float) -> tuple[int, int, str]:
+    """(current, new, allowed range) of `workload` scaled by `factor` (`ReplicaCountError`/`ValueError` if not)."""
+    spec = infra.specs().k8s
+    w = spec.workload(workload)
+    w.check_replicas(w.min_replicas)  # refuses a workload that follows the GPU pool
+    recorded = last_planned_replicas(infra.output_dir, infra.stack(K8S))
+    current = kept_replicas(spec, recorded, print).get(workload, w.replicas)
+    key = replicas_key(workload)
+    new = scale_workloads({key: current}, workload, factor, ReplicaBounds(w.min_replicas, w.max_replicas))
+    return current, new[key], w.allowed_range
+
+
+def prepare_scale(args: argparse.Namespace) -> list[StackJob]:
+    """The k8s stack of `--env` with `--workload`'s replicas times `--factor` (`ValueError` on bad input)."""
+    if args.workload is None or args.factor is None or args.stack or args.desired_nodes is not None:
+        raise ValueError("scale takes --workload and --factor (with --env, --out, --plan), not --stack/--desired-nodes")
+    env = check_env(args.env or current_env())
+    infra = _settings(env, "plan" if args.plan else "up", args.out)
+    try:
+        old, new, allowed = scaled_replicas(infra, args.workload, args.factor)
+        replicas = {args.workload: new}
+        work = build_work(infra, K8S, None, replicas)
+    except (ReplicaCountError, ValueError) as e:
+        raise ValueError(f"scale {args.workload}: {e}") from None
+    print(f"{infra.stack(K8S)}: {args.workload} {old} -> {new} replica(s) (factor {args.factor:g}, allowed {allowed})")
+    return [StackJob(infra.stack(K8S), infra, K8S, work, replicas)]
 
 
 def prepare(args: argparse.Namespace) -> list[StackJob]:
@@ -105,6 +146,10 @@ def prepare(args: argparse.Namespace) -> list[StackJob]:
         raise ValueError(f"{MODE_ENV_VAR}: {e}") from None
     if args.env is not None:
         check_env(args.env)
+    if args.command == SCALE:
+        return prepare_scale(args)
+    if args.workload is not None or args.factor is not None or args.plan:
+        raise ValueError("--workload, --factor and --plan go with the scale command")
     jobs: list[StackJob] = []
     for stack in _stacks(args):
         env, component = parse_stack_name(stack)
@@ -129,7 +174,7 @@ def _sized(args: argparse.Namespace, job: StackJob, pulumi: PulumiStackResource)
 
     size, kept = usable_pool_size(job.infra, pulumi, warn)
     print(f"{job.stack}: keeping the GPU pool at its current {kept} node(s), from {size.label}")
-    return build_work(job.infra, job.component, kept)
+    return build_work(job.infra, job.component, kept, job.replicas)
 
 
 def _stacks(args: argparse.Namespace) -> list[str]:
@@ -141,20 +186,28 @@ def _stacks(args: argparse.Namespace) -> list[str]:
     raise ValueError("give --stack (preview/up) or --env (plan)")
 
 
+def _action(args: argparse.Namespace) -> str:
+    """The stack action: the command, or for `scale` `up` (`plan` with `--plan`)."""
+    if args.command == SCALE:
+        return "plan" if args.plan else "up"
+    return args.command
+
+
 def _run_one(args: argparse.Namespace, job: StackJob) -> int:
     stack, infra, component = job.stack, job.infra, job.component
+    command = _action(args)
     pulumi = _pulumi_resource()
     try:
         work = _sized(args, job, pulumi)
     except PoolSizeUnavailable as e:
         print(f"error: {stack}: {e}; give --desired-nodes or retry.", file=sys.stderr)
         return EXIT_PULUMI_FAILED
-    paths = write_plan(infra.output_dir, stack, work.files, {"mode": args.command, **work.metadata})
+    paths = write_plan(infra.output_dir, stack, work.files, {"mode": command, **work.metadata})
     print(f"{stack}: plan written to {paths[next(iter(work.files))].parent}")
     if not work.report.passed:
         print(f"{stack}: spec validation failed:\n{work.report.markdown()}", file=sys.stderr)
         return EXIT_INVALID_SPEC
-    if args.command == "plan":
+    if command == "plan":
         return EXIT_OK
     if not cli_available():
         print(NO_CLI_MESSAGE, file=sys.stderr)
@@ -164,7 +217,7 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
         return EXIT_MISSING_CREDENTIALS
     redact = secret_redactor(infra, pulumi, work)
     try:
-        result = run_pulumi(pulumi, work, args.command, redact, print)
+        result = run_pulumi(pulumi, work, command, redact, print)
     except PulumiCliMissingError:
         print(NO_CLI_MESSAGE, file=sys.stderr)
         return EXIT_NO_CLI
@@ -175,7 +228,7 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
         print(f"error: {getattr(e, 'description', None) or e}", file=sys.stderr)
         return EXIT_PULUMI_FAILED
     counts = change_counts(result.change_summary)
-    print(f"{stack}: {args.command} done; changes: {counts}")
+    print(f"{stack}: {command} done; changes: {counts}")
     outputs = masked_outputs(result.outputs, getattr(result, "secret_output_names", ()), redact)
     if outputs:
         print(f"{stack}: outputs: {outputs}")
@@ -185,11 +238,14 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exit codes in the epilog)."""
     p = argparse.ArgumentParser(prog="python -m infra_assets", description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("command", choices=["plan", "preview", "up"])
+    p.add_argument("command", choices=["plan", "preview", "up", SCALE])
     p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
     p.add_argument("--env", help="plan: every stack of this environment (a profile name; default: SOPHIA_ENV)")
     p.add_argument("--out", default=None, help="plan directory (default: SOPHIA_INFRA_OUT, else .sophia/infra)")
     p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size, within its min..max (gpu-pool, k8s)")
+    p.add_argument("--workload", help="scale: the k8s workload, e.g. data-intelligence-mcp")
+    p.add_argument("--factor", type=float, help="scale: multiply its current replicas (rounded up, within min..max)")
+    p.add_argument("--plan", action="store_true", help="scale: write the k8s plan only (default: up)")
     p.epilog = (
         f"exit codes: {EXIT_OK} ok, {EXIT_PULUMI_FAILED} pulumi failed, {EXIT_USAGE} usage, {EXIT_NO_CLI} no "
         f"pulumi CLI, {EXIT_INVALID_SPEC} invalid spec, {EXIT_MISSING_CREDENTIALS} missing credentials, "

@@ -3,9 +3,14 @@
 Every asset builds its stack's `StackWork` from the pure specs, always writes the plan (files under the
 plan directory + metadata), then, in preview/apply mode and when the Pulumi CLI and credentials are
 present, runs the stack through the `pulumi` resource. Each asset sits in its stack's concurrency pool, so
-two runs never touch one stack at once. A pool size asked for in run config outside the pool's bounds fails
-the run before anything is rendered or written; without one, the pool keeps its current size
-(`infra_assets.pool_size`), and the k8s stack sizes TEI from it.
+two runs never touch one stack at once. A pool size (or workload replicas) asked for in run config outside
+the bounds fails the run before anything is rendered or written; without one, the pool keeps its current size
+(`infra_assets.pool_size`), the k8s stack sizes TEI from it and keeps every other workload's replicas
+(`infra_assets.replicas`).
+
+A scaling run (requested by a sensor or by hand) says why in its config; the materialization records the
+decision as `signal`, `old_size`, `new_size` and `reason`. In the lineage, the GPU pool hangs below the assets
+reporting the embedding backlog (a `BacklogSignal` from the caller) and the k8s deployments below the pool.
 """
 
 import time
@@ -17,11 +22,11 @@ import dagster as dg
 from pydantic import Field
 
 from infra_assets.pool_size import (
-    CHANGED_AT,
     DESIRED_NODES,
     PoolSize,
     PoolSizeUnavailable,
-    size_changed_at,
+    current_pool_size,
+    size_history,
     usable_pool_size,
 )
 from infra_assets.programs.esc import esc_program
@@ -36,6 +41,7 @@ from infra_assets.render import (
     redactor,
     write_plan,
 )
+from infra_assets.replicas import WORKLOAD_REPLICAS, kept_replicas, last_planned_replicas
 from infra_assets.settings import (
     ESC,
     GPU_POOL,
@@ -46,9 +52,10 @@ from infra_assets.settings import (
     missing_backend_credentials,
     stack_name,
 )
+from infra_assets.signals import BacklogSignal
 from infra_assets.specs.esc import esc_document, render_esc_yaml
 from infra_assets.specs.gpu_pool import NodeCountError
-from infra_assets.specs.k8s import manifest_id, render_manifests
+from infra_assets.specs.k8s import ReplicaCountError, manifest_id, render_manifests
 from infra_assets.specs.validation import (
     ValidationReport,
     scan_esc_document,
@@ -123,10 +130,11 @@ def esc_work(infra: InfraSettings) -> StackWork:
     )
 
 
-def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str) -> StackWork:
+def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str, before: int | None = None) -> StackWork:
     """The gpu-pool stack at `desired_nodes`; the Lambda key goes in as secret config.
 
-    The plan records when the size last changed (`nodes_changed_at`, kept while the size stays).
+    The plan records when the size last changed (`nodes_changed_at`, kept while the size stays) and from what
+    (`nodes_before_change`: `before`, the size the run started from, else the last plan's).
     """
     pool = infra.specs(desired_nodes=desired_nodes).gpu_pool
     stack = infra.stack(GPU_POOL)
@@ -144,7 +152,7 @@ def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str) -> Stac
             "min_nodes": pool.min_nodes,
             "max_nodes": pool.max_nodes,
             "reason": reason,
-            CHANGED_AT: size_changed_at(infra.output_dir, stack, pool.desired_nodes, time.time()),
+            **size_history(infra.output_dir, stack, pool.desired_nodes, time.time(), before),
         },
         objects={pool.pool_name: text},
         program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url),
@@ -153,9 +161,21 @@ def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str) -> Stac
     )
 
 
-def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
-    """The k8s stack: manifests sized for `gpu_nodes` (None: the spec's pool size)."""
-    spec = infra.specs(desired_nodes=gpu_nodes).k8s
+def k8s_work(
+    infra: InfraSettings,
+    gpu_nodes: int | None,
+    replicas: Mapping[str, int] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> StackWork:
+    """The k8s stack: TEI sized for `gpu_nodes` (None: the spec's pool size), `replicas` (workload -> count)
+    for the workloads named, the last plan's replicas for the others (`infra_assets.replicas`).
+
+    Raises `ReplicaCountError` for replicas outside a workload's bounds, of an unknown or a GPU workload.
+    """
+    stack = infra.stack(K8S)
+    base = infra.specs(desired_nodes=gpu_nodes).k8s
+    kept = kept_replicas(base, last_planned_replicas(infra.output_dir, stack), warn or (lambda _: None))
+    spec = base.with_replicas({**kept, **(replicas or {})})
     raw = render_manifests(spec)
     manifests, _ = scan_manifests(raw)
     text = manifests_yaml(manifests)
@@ -167,7 +187,7 @@ def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
     kinds = [m["kind"] for m in raw]
     return StackWork(
         component=K8S,
-        stack=infra.stack(K8S),
+        stack=stack,
         files={"manifests.yaml": text},
         metadata={
             "resources_planned": len(raw),
@@ -177,6 +197,7 @@ def k8s_work(infra: InfraSettings, gpu_nodes: int | None) -> StackWork:
             "external_secrets": kinds.count("ExternalSecret"),
             "replicas_total": sum(w.replicas for w in spec.workloads),
             "gpu_replicas": sum(w.replicas for w in spec.workloads if w.on_gpu_pool),
+            WORKLOAD_REPLICAS: spec.replicas,
         },
         objects={manifest_id(m): manifests_yaml([m]) for m in manifests},
         program=k8s_program(spec, manifests),
@@ -321,11 +342,55 @@ class GpuPoolScaleConfig(dg.Config):
         "spec's desired.",
     )
     reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
+    signal: str = Field(default="run config", description="What the size was decided from (the sensor's reading).")
+    old_size: int | None = Field(
+        default=None, description="The size the decision started from (default: the pool's current size)."
+    )
 
 
-def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
-    """The three infra assets for `env` (stacks `<env>-esc`, `<env>-gpu-pool`, `<env>-k8s`)."""
+class K8sScaleConfig(dg.Config):
+    """Run config of `k8s_deployments` (what `scale_workloads_job` and the TEI sensor set; the CLI `scale` alike)."""
+
+    replicas: dict[str, int] = Field(
+        default_factory=dict,
+        description="Replicas per workload, e.g. {data-intelligence-mcp: 3}, each within the workload's "
+        "min..max (outside it the run fails and nothing is planned). TEI follows the GPU pool and cannot be named; "
+        "workloads not named keep their current replicas.",
+    )
+    reason: str = Field(default="no replicas requested", description="Why (shown in metadata).")
+    signal: str = Field(default="run config", description="What the replicas were decided from.")
+
+
+def decision_metadata(signal: str, old: Any, new: Any, reason: str) -> dict[str, Any]:
+    """A scaling decision as materialization metadata: `signal`, `old_size` (when known), `new_size`, `reason`."""
+    metadata: dict[str, Any] = {"signal": signal, "new_size": new, "reason": reason}
+    if old is not None:
+        metadata["old_size"] = old
+    return metadata
+
+
+def known_size(infra: InfraSettings, pulumi: PulumiStackResource, log: dg.DagsterLogManager) -> int | None:
+    """The GPU pool's current size for the record, or None when the stack cannot be read (logged)."""
+    try:
+        return current_pool_size(infra, pulumi).nodes
+    except PoolSizeUnavailable as e:
+        log.warning(f"old_size unknown: {e}")
+        return None
+
+
+def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[dg.AssetsDefinition]:
+    """The three infra assets for `env` (stacks `<env>-esc`, `<env>-gpu-pool`, `<env>-k8s`).
+
+    `backlog` (from the code location) makes the GPU pool depend on the assets reporting the embedding backlog,
+    so the lineage shows what sizes it; without it the pool has no upstream.
+    """
     esc_stack, gpu_stack, k8s_stack = (stack_name(env, c) for c in (ESC, GPU_POOL, K8S))
+    sized_by = (
+        f" The gpu_backlog_sensor sizes it from the embedding backlog `{backlog.metadata_key}` reported by "
+        f"{backlog.names} (upstream in the lineage)."
+        if backlog
+        else ""
+    )
 
     @dg.asset(
         key=ESC_KEY,
@@ -347,9 +412,10 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
         group_name=GROUP,
         kinds={"pulumi", "lambda"},
         owners=OWNERS,
+        deps=list(backlog.asset_keys) if backlog else None,
         pool=stack_pool(gpu_stack),
         description=f"Lambda Cloud GPU pool running the embedding server, sized by run config "
-        f"`desired_nodes` (set by the backlog sensor) within the spec's bounds (stack `{gpu_stack}`).",
+        f"`desired_nodes` (set by the backlog sensor) within the spec's bounds (stack `{gpu_stack}`).{sized_by}",
     )
     def lambda_gpu_pool(
         context: dg.AssetExecutionContext,
@@ -364,12 +430,14 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
             except NodeCountError as e:
                 raise refused_size(gpu_stack, e) from None
             source = "run config"
+            old = config.old_size if config.old_size is not None else known_size(infra, pulumi, context.log)
         else:  # keep the size the pool runs now (the sensor owns the size)
             current, desired = current_nodes(infra, pulumi, context.log)
-            requested, source = current.nodes, current.source
+            requested, source, old = current.nodes, current.source, current.nodes
             reason = f"{reason} (kept the current size, from {current.label})"
-        outcome = run_stack(context, infra, pulumi, gpu_pool_work(infra, desired, reason))
+        outcome = run_stack(context, infra, pulumi, gpu_pool_work(infra, desired, reason, old))
         metadata = {**outcome.metadata, "requested_nodes": requested, "size_source": source}
+        metadata |= decision_metadata(config.signal, old, desired, reason)
         if outcome.decision.effective == "apply" and isinstance(outcome.outputs.get("node_count"), int):
             metadata["node_count"] = outcome.outputs["node_count"]
         return dg.MaterializeResult(metadata=metadata)
@@ -382,13 +450,28 @@ def build_infra_assets(env: str) -> list[dg.AssetsDefinition]:
         deps=[ESC_KEY, GPU_POOL_KEY],
         pool=stack_pool(k8s_stack),
         description=f"Kubernetes namespaces, ESC-synced secrets, Deployments and Services of the MCP servers "
-        f"and the GPU embedding server (one TEI replica per node the GPU pool runs now) (stack `{k8s_stack}`).",
+        f"and the GPU embedding server (one TEI replica per node the GPU pool runs now) (stack `{k8s_stack}`). "
+        "Run config `replicas` scales the MCP servers (scale_workloads_job); the tei_replicas_sensor re-plans "
+        "it when the GPU pool's size changes.",
     )
     def k8s_deployments(
-        context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+        context: dg.AssetExecutionContext, config: K8sScaleConfig, infra: InfraSettings, pulumi: PulumiStackResource
     ) -> dg.MaterializeResult:
         current, gpu_nodes = current_nodes(infra, pulumi, context.log)
-        outcome = run_stack(context, infra, pulumi, k8s_work(infra, gpu_nodes))
-        return dg.MaterializeResult(metadata={**outcome.metadata, "gpu_nodes_source": current.source})
+        before = last_planned_replicas(infra.output_dir, k8s_stack)
+        try:
+            work = k8s_work(infra, gpu_nodes, config.replicas, context.log.warning)
+        except ReplicaCountError as e:
+            raise dg.Failure(
+                description=f"Refusing to plan stack {k8s_stack}: {e}. Nothing was planned or applied."
+            ) from None
+        after: dict[str, int] = work.metadata[WORKLOAD_REPLICAS]
+        changed = [w for w in after if w in config.replicas or before.get(w, after[w]) != after[w]]
+        old = {w: before[w] for w in changed if w in before}
+        new = {w: after[w] for w in changed}
+        outcome = run_stack(context, infra, pulumi, work)
+        metadata = {**outcome.metadata, "gpu_nodes_source": current.source}
+        metadata |= decision_metadata(config.signal, old, new, config.reason)
+        return dg.MaterializeResult(metadata=metadata)
 
     return [esc_environment, lambda_gpu_pool, k8s_deployments]

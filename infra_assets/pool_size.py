@@ -1,4 +1,4 @@
-"""The current size of the GPU pool: one reader for the backlog sensor, the assets, the checks and the CLI.
+"""The current size of a pool: one reader for the scaling sensors, the assets, the checks and the CLI.
 
 Where the size comes from depends on the mode the infra plane runs in:
 
@@ -8,8 +8,12 @@ Where the size comes from depends on the mode the infra plane runs in:
   written for the gpu-pool stack (`<out_dir>/<env>-gpu-pool/plan.json`), else the spec's default.
 
 `changed_at` is when the size last changed: the plan records it (`nodes_changed_at`, kept while the planned
-size stays the same). For the stack it is known only when the last plan holds the stack's size; otherwise
-(and for the spec's default) it is None. The backlog sensor's scale-down cooldown runs on this clock.
+size stays the same), and the size before that change (`nodes_before_change`, so the GPU sensor can count the
+nodes still booting). For the stack both are known only when the last plan holds the stack's size; otherwise
+(and for the spec's default) they are None. The sensors' cooldowns run on this clock.
+
+A CPU node pool (`current_node_pool_size`) has no stack yet (a later issue builds the cluster): its size is its
+last plan (`<out_dir>/<env>-<pool name>/plan.json`) in every mode, else its spec's default.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from typing import Any, Literal
 
 from infra_assets.programs.gpu_pool import DESIRED_NODES_OUTPUT, gpu_pool_program
 from infra_assets.render import PLAN_SUMMARY
-from infra_assets.settings import GPU_POOL, InfraSettings, missing_backend_credentials
+from infra_assets.settings import GPU_POOL, InfraSettings, missing_backend_credentials, node_pool_plan
 from infra_assets.specs.gpu_pool import GpuPoolSpec
+from infra_assets.specs.node_pools import NodePoolSpec
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource
 
 Source = Literal["stack", "plan", "spec"]
@@ -34,6 +39,7 @@ SOURCE_LABELS: dict[str, str] = {
 }
 DESIRED_NODES = DESIRED_NODES_OUTPUT  # the gpu-pool stack output, also the plan.json / metadata entry
 CHANGED_AT = "nodes_changed_at"  # plan.json: epoch seconds when the planned size last changed
+BEFORE_CHANGE = "nodes_before_change"  # plan.json: the planned size before that change (absent: unknown)
 
 
 class PoolSizeUnavailable(RuntimeError):
@@ -42,27 +48,29 @@ class PoolSizeUnavailable(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class PoolSize:
-    """How many nodes the GPU pool runs (or was last planned at), where that came from, and since when."""
+    """How many nodes a pool runs (or was last planned at), where that came from, since when, and before."""
 
     nodes: int  # as recorded: may lie outside today's bounds if they narrowed since (see `usable`)
     source: Source
     changed_at: float | None = None
+    previous: int | None = None  # the size before the change at `changed_at`, when known
 
     @property
     def label(self) -> str:
         return SOURCE_LABELS[self.source]
 
-    def usable(self, pool: GpuPoolSpec) -> int:
+    def usable(self, pool: GpuPoolSpec | NodePoolSpec) -> int:
         """The size to plan with: `nodes` within the pool's bounds (nobody asked for a stale size now)."""
         return pool.clamp(self.nodes)
 
-    def stale_warning(self, pool: GpuPoolSpec) -> str | None:
+    def stale_warning(self, pool: GpuPoolSpec | NodePoolSpec) -> str | None:
         """What to log when `nodes` is outside the pool's bounds, else None."""
         usable = self.usable(pool)
         if usable == self.nodes:
             return None
+        kind = "GPU pool" if isinstance(pool, GpuPoolSpec) else "node pool"
         return (
-            f"{self.label}: GPU pool size {self.nodes} is outside {pool.pool_name}'s allowed range "
+            f"{self.label}: {kind} size {self.nodes} is outside {pool.pool_name}'s allowed range "
             f"{pool.allowed_range}; using {usable}."
         )
 
@@ -82,7 +90,7 @@ def last_planned_size(out_dir: Path, stack: str) -> PoolSize | None:
         return None
     changed = plan.get(CHANGED_AT)
     changed_at = float(changed) if isinstance(changed, int | float) and not isinstance(changed, bool) else None
-    return PoolSize(nodes, "plan", changed_at)
+    return PoolSize(nodes, "plan", changed_at, _count(plan.get(BEFORE_CHANGE)))
 
 
 def size_changed_at(out_dir: Path, stack: str, nodes: int, now: float) -> float:
@@ -91,6 +99,23 @@ def size_changed_at(out_dir: Path, stack: str, nodes: int, now: float) -> float:
     if last is not None and last.nodes == nodes and last.changed_at is not None:
         return last.changed_at
     return now
+
+
+def size_history(out_dir: Path, stack: str, nodes: int, now: float, before: int | None = None) -> dict[str, Any]:
+    """The plan.json entries saying when the planned size became `nodes` and what it was before, when known.
+
+    While the size stays, both carry over from the last plan; on a change, the size before is `before` (the size
+    the run started from, e.g. the stack's) or else the last plan's.
+    """
+    last = last_planned_size(out_dir, stack)
+    history: dict[str, Any] = {CHANGED_AT: size_changed_at(out_dir, stack, nodes, now)}
+    if last is not None and last.nodes == nodes:
+        previous = last.previous
+    else:
+        previous = before if before is not None else (last.nodes if last is not None else None)
+    if previous is not None:
+        history[BEFORE_CHANGE] = previous
+    return history
 
 
 def _can_read_stack(infra: InfraSettings, pulumi: PulumiStackResource) -> bool:
@@ -123,8 +148,15 @@ def current_pool_size(infra: InfraSettings, pulumi: PulumiStackResource) -> Pool
     nodes = _count(outputs.get(DESIRED_NODES))
     if nodes is None:
         return default  # no stack yet, or never applied
-    changed_at = planned.changed_at if planned is not None and planned.nodes == nodes else None
-    return PoolSize(nodes, "stack", changed_at)
+    if planned is not None and planned.nodes == nodes:
+        return PoolSize(nodes, "stack", planned.changed_at, planned.previous)
+    return PoolSize(nodes, "stack")
+
+
+def current_node_pool_size(infra: InfraSettings, pool: NodePoolSpec) -> PoolSize:
+    """A CPU node pool's size: its last plan, else its spec's default (it has no stack yet)."""
+    planned = last_planned_size(infra.output_dir, node_pool_plan(infra.env, pool.pool_name))
+    return planned or PoolSize(pool.desired_nodes, "spec")
 
 
 def usable_pool_size(

@@ -48,7 +48,13 @@ def gpu_pool_yaml(pool: GpuPoolSpec, *, reason: str) -> str:
         "nodes": {"min": pool.min_nodes, "desired": pool.desired_nodes, "max": pool.max_nodes},
         "node_labels": dict(pool.labels),
         "node_taint": f"{pool.taint_key}:NoSchedule",
-        "backlog_per_node": pool.backlog_per_node,
+        "scaling": {
+            "chunks_per_s_per_node": pool.chunks_per_s_per_node,
+            "drain_target_s": pool.drain_target_s,
+            "boot_time_s": pool.boot_time_s,
+            "max_step_up": pool.max_step_up,
+            "max_step_down": pool.max_step_down,
+        },
         "reason": reason,
     }
     return yaml.safe_dump(doc, sort_keys=False)

@@ -46,6 +46,11 @@ def stack_name(env: str, component: str) -> str:
     return f"{env}-{component}"
 
 
+def node_pool_plan(env: str, pool: str) -> str:
+    """`production-data-intelligence-pool`: where a CPU node pool's plan is written (no Pulumi stack yet)."""
+    return f"{env}-{pool}"
+
+
 def parse_stack_name(stack: str) -> tuple[str, str]:
     """(env, component) from a stack name made by `stack_name`."""
     for component in COMPONENTS:

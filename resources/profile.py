@@ -2,15 +2,15 @@
 
 `SOPHIA_ENV` is read here and nowhere else (`current_profile()`); definitions, CLIs, sensors and infra specs
 take an `EnvProfile` and read its fields instead of branching on the mode's name. Adding an environment (a
-`staging` or a per-branch one) is one entry in `PROFILES`: `services="live"` with its own pool bounds, replicas
-and automation default; its stacks are then named `<name>-<component>` and its secrets come from the ESC
-environment of that name.
+`staging` or a per-branch one) is one entry in `PROFILES`: `services="live"` with its own pool bounds (GPU and
+CPU pools), replicas, cooldowns and automation default; its stacks are then named `<name>-<component>` and its
+secrets come from the ESC environment of that name.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,6 +26,10 @@ DEFAULT_ENV: Env = "local"
 TEI_MODEL = "BAAI/bge-small-en-v1.5"
 TEI_DIMENSION = 384
 WORDLLAMA_DIMENSION = 256  # the dimension wordllama's wheel ships
+
+# The cluster's CPU node pools (their shape: infra_assets/specs/node_pools.py; their bounds: `EnvProfile.cpu_pools`).
+DATA_INTELLIGENCE_POOL = "data-intelligence-pool"
+BUSINESS_INTELLIGENCE_POOL = "business-intelligence-pool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,10 @@ class EnvProfile:
     automation_running: bool  # sensors and schedules start RUNNING (else STOPPED until turned on)
     embedder: Literal["wordllama", "tei"]  # the default; SOPHIA_EMBEDDER overrides in live mode
     gpu_pool: PoolBounds
+    cpu_pools: Mapping[str, PoolBounds]  # per CPU node pool name (DATA_INTELLIGENCE_POOL, ...)
     mcp_replicas: int
-    scale_down_cooldown_s: float
+    scale_up_cooldown_s: float  # every pool's autoscaler: no growth this soon after its size changed
+    scale_down_cooldown_s: float  # ... and no shrinking this soon
     protect_stacks: bool  # Pulumi `protect` on resources whose deletion loses data (the ESC environment)
 
     @property
@@ -72,7 +78,9 @@ PROFILES: dict[str, EnvProfile] = {
         automation_running=False,
         embedder="wordllama",
         gpu_pool=PoolBounds(0, 1, 1),
+        cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(0, 1, 1), BUSINESS_INTELLIGENCE_POOL: PoolBounds(0, 1, 0)},
         mcp_replicas=1,
+        scale_up_cooldown_s=60.0,
         scale_down_cooldown_s=900.0,
         protect_stacks=False,
     ),
@@ -85,7 +93,9 @@ PROFILES: dict[str, EnvProfile] = {
         automation_running=True,
         embedder="tei",
         gpu_pool=PoolBounds(0, 4, 1),
+        cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(1, 2, 1), BUSINESS_INTELLIGENCE_POOL: PoolBounds(1, 2, 1)},
         mcp_replicas=2,
+        scale_up_cooldown_s=120.0,
         scale_down_cooldown_s=900.0,
         protect_stacks=True,
     ),

@@ -15,9 +15,10 @@ import yaml
 import infra_assets.__main__ as cli
 from infra_assets.definitions import build_infra_definitions
 from resources.pulumi_stack import PulumiStackResource
-from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
+from sophia_platform.defs.infrastructure.definitions import DATA_PLANE_RUNS, EMBEDDING_BACKLOG
 
 FAKE_LAMBDA_KEY = "secret_sophia_" + "c3" * 16
+NODE_POOLS = {"node_pool/data-intelligence-pool", "node_pool/business-intelligence-pool"}
 SECRET_VARS = ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG")
 
 
@@ -29,11 +30,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_definitions_expose_the_contract() -> None:
-    defs = build_infra_definitions("local", EMBEDDING_BACKLOG)
+    defs = build_infra_definitions("local", EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     dg.Definitions.validate_loadable(defs)
     assert set(defs.resources) == {"infra", "pulumi"}
-    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"esc_environment", "lambda_gpu_pool", "k8s_deployments"}
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_executable}
+    assert keys == {"esc_environment", "lambda_gpu_pool", "k8s_deployments", *NODE_POOLS}
+    external = {k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).is_executable}
+    assert external == {"chunks", "chunk_vectors"}  # the backlog assets, defined by the data plane
     scale = defs.resolve_job_def("scale_gpu_pool_job")
     assert {k.to_user_string() for k in scale.asset_layer.selected_asset_keys} == {"lambda_gpu_pool"}
     assert defs.resolve_job_def("infra_plan_job")
@@ -47,12 +51,22 @@ def test_definitions_expose_the_contract() -> None:
     for key in ("esc_environment", "lambda_gpu_pool", "k8s_deployments"):
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == "infrastructure" and "pulumi" in node.kinds and node.owners
+    for key in NODE_POOLS:
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        assert node.group_name == "infrastructure" and "kubernetes" in node.kinds and node.owners
+    assert {s.name for s in defs.sensors} == {
+        "gpu_backlog_sensor",
+        "data_intelligence_pool_sensor",
+        "business_intelligence_pool_sensor",
+        "tei_replicas_sensor",
+    }
+    assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in defs.sensors)  # local
 
 
 def test_secrets_are_env_var_references_never_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDA_API_KEY", FAKE_LAMBDA_KEY)
     monkeypatch.setenv("SOPHIA_INFRA_MODE", "preview")
-    defs = build_infra_definitions("production", EMBEDDING_BACKLOG)
+    defs = build_infra_definitions("production", EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     infra = defs.resources["infra"]
     assert infra.mode == "preview" and infra.env == "production"
     assert isinstance(infra.lambda_api_key, dg.EnvVar) and infra.lambda_api_key.env_var_name == "LAMBDA_API_KEY"
@@ -61,7 +75,7 @@ def test_secrets_are_env_var_references_never_values(monkeypatch: pytest.MonkeyP
 
 
 def test_plan_job_runs_end_to_end(tmp_path: Path) -> None:
-    defs = build_infra_definitions("local", EMBEDDING_BACKLOG)
+    defs = build_infra_definitions("local", EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     result = defs.resolve_job_def("infra_plan_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
     assert (tmp_path / "plan" / "local-k8s" / "manifests.yaml").exists()

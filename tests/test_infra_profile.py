@@ -21,16 +21,25 @@ from infra_assets.environment import INFRA_VARIABLES, resource_fields
 from infra_assets.sensors import BacklogSignal
 from infra_assets.settings import InfraSettings
 from infra_assets.specs import build_infra_specs
-from resources.profile import PROFILES, TEI_MODEL, PoolBounds, profile
+from resources.profile import (
+    BUSINESS_INTELLIGENCE_POOL,
+    DATA_INTELLIGENCE_POOL,
+    PROFILES,
+    TEI_MODEL,
+    PoolBounds,
+    profile,
+)
 from resources.pulumi_stack import PulumiStackResource
-from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
+from sophia_platform.defs.infrastructure.definitions import DATA_PLANE_RUNS, EMBEDDING_BACKLOG
 
 INFRA_DIR = Path(infra_assets.__file__).parent
 STAGING = dataclasses.replace(
     profile("production"),
     name="staging",  # type: ignore[arg-type]
     gpu_pool=PoolBounds(2, 8, 3),
+    cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(2, 6, 2), BUSINESS_INTELLIGENCE_POOL: PoolBounds(0, 3, 1)},
     mcp_replicas=3,
+    scale_up_cooldown_s=30.0,
     scale_down_cooldown_s=120.0,
     automation_running=False,
     protect_stacks=False,
@@ -66,16 +75,22 @@ def test_another_profile_changes_every_spec() -> None:
     assert specs.esc.name == "staging" and specs.esc.plain_env["SOPHIA_ENV"] == "staging" and not specs.esc.protect
     assert build_infra_specs(profile("production")).esc.protect and not build_infra_specs(profile("local")).esc.protect
     assert {w.replicas for w in build_infra_specs(profile("local")).k8s.workloads if not w.on_gpu_pool} == {1}
+    cpu = {p.pool_name: (p.min_nodes, p.max_nodes, p.desired_nodes) for p in specs.node_pools}
+    assert cpu == {DATA_INTELLIGENCE_POOL: (2, 6, 2), BUSINESS_INTELLIGENCE_POOL: (0, 3, 1)}
+    assert all(p.labels["sophia.ai/env"] == "staging" for p in specs.node_pools)
 
 
 @pytest.mark.usefixtures("staging")
 def test_a_registered_profile_is_an_environment_for_settings_definitions_and_cli(tmp_path: Path) -> None:
     assert InfraSettings(env="staging").specs().gpu_pool.allowed_range == "2..8"
 
-    defs = build_infra_definitions("staging", EMBEDDING_BACKLOG)
+    defs = build_infra_definitions("staging", EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     sensor = defs.resolve_sensor_def("gpu_backlog_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert "(2..8 nodes)" in sensor.description and "waits 120s" in sensor.description
+    assert "scale-up waits 30s" in sensor.description
+    data_pool = defs.resolve_sensor_def("data_intelligence_pool_sensor")
+    assert "(2..6 nodes)" in data_pool.description and data_pool.default_status == dg.DefaultSensorStatus.STOPPED
     assert defs.resources["infra"].env == "staging"
 
     out = tmp_path / "cli"
@@ -90,7 +105,7 @@ def test_a_registered_profile_is_an_environment_for_settings_definitions_and_cli
 
 def test_definitions_take_a_profile_and_the_backlog_signal_as_data() -> None:
     signal = BacklogSignal.of(["staged_chunks"], "queue_depth")
-    defs = build_infra_definitions(profile("production"), backlog=signal)
+    defs = build_infra_definitions(profile("production"), backlog=signal, runs=DATA_PLANE_RUNS)
     sensor = defs.resolve_sensor_def("gpu_backlog_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert "`queue_depth` reported by staged_chunks" in sensor.description
@@ -134,7 +149,7 @@ def test_dagster_and_the_cli_read_the_same_variables(monkeypatch: pytest.MonkeyP
     values["SOPHIA_INFRA_MODE"] = "preview"
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    defs = build_infra_definitions("production", EMBEDDING_BACKLOG)
+    defs = build_infra_definitions("production", EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     dagster_infra, dagster_pulumi = defs.resources["infra"], defs.resources["pulumi"]
     cli_infra = cli._settings("production", "preview", None)
     cli_pulumi = cli._pulumi_resource()

@@ -1,4 +1,4 @@
-"""Pure desired-state specs of the infra plane (ESC environment, GPU pool, Kubernetes) and their rules."""
+"""Pure desired-state specs of the infra plane (ESC environment, GPU pool, CPU node pools, Kubernetes), their rules."""
 
 from __future__ import annotations
 
@@ -7,16 +7,25 @@ from dataclasses import dataclass
 from infra_assets.specs.esc import EscEnvironmentSpec, build_esc_spec
 from infra_assets.specs.gpu_pool import GpuPoolSpec, build_gpu_pool_spec
 from infra_assets.specs.k8s import TEI_SERVICE_URL, K8sSpec, build_k8s_spec
+from infra_assets.specs.node_pools import NodePoolSpec, build_node_pool_specs
 from resources.profile import EnvProfile
 
 
 @dataclass(frozen=True, slots=True)
 class InfraSpecs:
-    """The three specs of one environment, built consistently (TEI replicas follow the GPU pool)."""
+    """The specs of one environment, built consistently (TEI replicas follow the GPU pool)."""
 
     esc: EscEnvironmentSpec
     gpu_pool: GpuPoolSpec
     k8s: K8sSpec
+    node_pools: tuple[NodePoolSpec, ...] = ()
+
+    def node_pool(self, name: str) -> NodePoolSpec:
+        """The CPU node pool called `name` (`KeyError` naming the known ones otherwise)."""
+        for pool in self.node_pools:
+            if pool.pool_name == name:
+                return pool
+        raise KeyError(f"no node pool {name!r}; known: {', '.join(p.pool_name for p in self.node_pools)}")
 
 
 def build_infra_specs(
@@ -31,4 +40,5 @@ def build_infra_specs(
     pool = build_gpu_pool_spec(profile)
     if desired_nodes is not None:
         pool = pool.with_desired(pool.check_nodes(desired_nodes))
-    return InfraSpecs(esc=esc, gpu_pool=pool, k8s=build_k8s_spec(profile, esc=esc, gpu_pool=pool))
+    k8s = build_k8s_spec(profile, esc=esc, gpu_pool=pool)
+    return InfraSpecs(esc=esc, gpu_pool=pool, k8s=k8s, node_pools=build_node_pool_specs(profile))

@@ -1,7 +1,8 @@
 """Desired state of the Lambda Cloud GPU pool that runs the embedding server.
 
 The nodes join the Kubernetes cluster with `labels` as node labels and a `nvidia.com/gpu` NoSchedule
-taint, which is why the k8s spec derives its GPU node selector and tolerations from this spec.
+taint, which is why the k8s spec derives its GPU node selector and tolerations from this spec. The spec also
+says how fast a node embeds and boots, which the autoscaler plans with (`infra_assets/scaling.py`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from infra_assets.specs.pools import COMPONENT_LABEL, WORKLOAD_TYPE_LABEL, NodeCountError, check_node_count
 from resources.profile import EnvProfile
 
 GPU_POOL_LABEL = "sophia.ai/gpu-pool"
 GPU_TAINT_KEY = "nvidia.com/gpu"
-
-
-class NodeCountError(ValueError):
-    """A requested GPU node count outside the pool's allowed range (refused before anything is rendered)."""
+__all__ = ["GPU_POOL_LABEL", "GPU_TAINT_KEY", "GpuPoolSpec", "NodeCountError", "build_gpu_pool_spec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +31,11 @@ class GpuPoolSpec:
     max_nodes: int
     desired_nodes: int
     name_prefix: str
-    backlog_per_node: int  # chunks one node embeds between two scaling decisions
+    chunks_per_s_per_node: float  # TEI's embedding throughput on one node
+    drain_target_s: float  # clear the backlog within this time (below the backlog-wait SLO, above boot_time_s)
+    boot_time_s: float  # from "scale up" to embedding: instance boot + TEI loading the model from the NFS cache
+    max_step_up: int  # nodes added per scaling decision at most
+    max_step_down: int  # nodes removed per scaling decision at most
     labels: Mapping[str, str] = field(default_factory=dict)
     taint_key: str = GPU_TAINT_KEY
 
@@ -52,12 +55,8 @@ class GpuPoolSpec:
         The one rule for every requested size (CLI `--desired-nodes`, the assets' run config, the sensor);
         TEI replicas follow the pool, so the k8s stack is bounded by it too.
         """
-        if isinstance(nodes, bool) or not isinstance(nodes, int) or not self.min_nodes <= nodes <= self.max_nodes:
-            raise NodeCountError(
-                f"desired_nodes {nodes!r} is out of range for GPU pool {self.pool_name}: "
-                f"allowed {self.allowed_range} node(s)"
-            )
-        return nodes
+        pool = f"GPU pool {self.pool_name}"
+        return check_node_count(nodes, pool=pool, min_nodes=self.min_nodes, max_nodes=self.max_nodes)
 
     def clamp(self, nodes: int) -> int:
         """`nodes` bounded to [min_nodes, max_nodes] (for sizes nobody asked for now, e.g. a stale record)."""
@@ -71,7 +70,8 @@ class GpuPoolSpec:
 def build_gpu_pool_spec(profile: EnvProfile) -> GpuPoolSpec:
     """The `sophia-gpu-<env>` pool of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI).
 
-    Its size range and starting size are the profile's `gpu_pool` bounds.
+    Its size range and starting size are the profile's `gpu_pool` bounds. Its nodes carry the cluster's workload
+    labels of the AI-services pool, so the cluster's node pools (`specs/node_pools.py`) and this one read alike.
     """
     bounds = profile.gpu_pool
     pool = f"sophia-gpu-{profile.name}"
@@ -85,6 +85,16 @@ def build_gpu_pool_spec(profile: EnvProfile) -> GpuPoolSpec:
         max_nodes=bounds.max_nodes,
         desired_nodes=bounds.desired_nodes,
         name_prefix=pool,
-        backlog_per_node=50_000,
-        labels={GPU_POOL_LABEL: pool, "nvidia.com/gpu.product": "NVIDIA-A10", "sophia.ai/env": profile.name},
+        chunks_per_s_per_node=300.0,  # bge-small on one A10 (benchmarks/autoscaling_sim.py uses the same figure)
+        drain_target_s=1200.0,
+        boot_time_s=600.0,
+        max_step_up=2,
+        max_step_down=1,
+        labels={
+            GPU_POOL_LABEL: pool,
+            "nvidia.com/gpu.product": "NVIDIA-A10",
+            "sophia.ai/env": profile.name,
+            WORKLOAD_TYPE_LABEL: "ai-intelligence",
+            COMPONENT_LABEL: "ai-services",
+        },
     )

@@ -9,9 +9,10 @@ tolerate its taint.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from infra_assets.autoscaling.workloads import TEI_WORKLOAD
 from infra_assets.specs.esc import EscEnvironmentSpec
 from infra_assets.specs.gpu_pool import GpuPoolSpec
 from resources.profile import ENV_VAR, TEI_MODEL, EnvProfile
@@ -19,6 +20,10 @@ from resources.profile import ENV_VAR, TEI_MODEL, EnvProfile
 ESC_SECRET_NAME = "sophia-esc-secrets"
 ESO_API_VERSION = "external-secrets.io/v1"
 PART_OF = "sophia-ai"
+
+
+class ReplicaCountError(ValueError):
+    """Replicas asked of a workload outside its bounds, of an unknown workload, or of one that follows the GPU pool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,30 @@ class WorkloadSpec:
     def version(self) -> str:
         return self.image.rsplit("@", 1)[-1] if "@" in self.image else self.image.rsplit(":", 1)[-1]
 
+    @property
+    def allowed_range(self) -> str:
+        return f"{self.min_replicas}..{self.max_replicas}"
+
+    def check_replicas(self, replicas: int) -> int:
+        """`replicas` when the workload may run that many, else `ReplicaCountError` naming the range.
+
+        The one rule for asked-for replicas (the k8s asset's run config, `python -m infra_assets scale`).
+        A workload on the GPU pool runs one replica per node: it is sized by the pool, never directly.
+        """
+        if self.on_gpu_pool:
+            raise ReplicaCountError(f"{self.name} runs one replica per GPU node: size the GPU pool instead")
+        if isinstance(replicas, bool) or not isinstance(replicas, int):
+            raise ReplicaCountError(f"replicas {replicas!r} of {self.name} is not a whole number")
+        if not self.min_replicas <= replicas <= self.max_replicas:
+            raise ReplicaCountError(
+                f"replicas {replicas} is out of range for workload {self.name}: allowed {self.allowed_range}"
+            )
+        return replicas
+
+    def clamp(self, replicas: int) -> int:
+        """`replicas` within [min_replicas, max_replicas] (for a recorded count nobody asked for now)."""
+        return max(self.min_replicas, min(self.max_replicas, replicas))
+
 
 @dataclass(frozen=True, slots=True)
 class K8sSpec:
@@ -78,6 +107,26 @@ class K8sSpec:
     @property
     def secret_store_name(self) -> str:
         return f"pulumi-esc-{self.env}"
+
+    def workload(self, name: str) -> WorkloadSpec:
+        """The workload called `name` (`ReplicaCountError` naming the known ones otherwise)."""
+        for w in self.workloads:
+            if w.name == name:
+                return w
+        known = ", ".join(w.name for w in self.workloads)
+        raise ReplicaCountError(f"unknown workload {name!r}; known: {known}")
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        """Replicas per workload, e.g. `{"data-intelligence-mcp": 2, "text-embeddings-inference": 1}`."""
+        return {w.name: w.replicas for w in self.workloads}
+
+    def with_replicas(self, replicas: Mapping[str, int]) -> K8sSpec:
+        """The same spec with `replicas` (workload -> count) set, each checked by `WorkloadSpec.check_replicas`."""
+        for name, count in replicas.items():
+            self.workload(name).check_replicas(count)
+        workloads = tuple(replace(w, replicas=replicas.get(w.name, w.replicas)) for w in self.workloads)
+        return replace(self, workloads=workloads)
 
 
 def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
@@ -158,7 +207,7 @@ def build_k8s_spec(
             extra_env={"EMBEDDINGS_URL": tei_url},
         ),
         WorkloadSpec(
-            name="text-embeddings-inference",
+            name=TEI_WORKLOAD,
             namespace="sophia-inference",
             image=TEI_IMAGE,
             replicas=tei_replicas,

@@ -18,6 +18,8 @@ import kubernetes_validate
 from infra_assets.specs.esc import GITHUB_SECRETS_KEY, EscEnvironmentSpec, esc_document
 from infra_assets.specs.gpu_pool import GPU_POOL_LABEL, GpuPoolSpec
 from infra_assets.specs.k8s import K8sSpec, manifest_id, render_manifests
+from infra_assets.specs.node_pools import NodePoolSpec
+from infra_assets.specs.pools import WORKLOAD_TYPE_LABEL
 
 REDACTED = "[redacted: literal secret]"
 MAX_POOL_NODES = 8
@@ -59,6 +61,7 @@ _REFERENCE = re.compile(r"^\$\{([^{}]+)\}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _INSTANCE_TYPE = re.compile(r"^gpu_\d+x_[a-z0-9_]+$")
+_CPU_INSTANCE_TYPE = re.compile(r"^cpu_\d+x_[a-z0-9_]+$")
 _INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 
 
@@ -226,9 +229,40 @@ def validate_gpu_pool(pool: GpuPoolSpec) -> ValidationReport:
         for k, v in pool.labels.items()
         if not _LABEL_VALUE.match(v)
     ]
-    if pool.backlog_per_node <= 0:
-        f.append(Finding("scaling", s, "backlog_per_node must be positive"))
+    if min(pool.chunks_per_s_per_node, pool.drain_target_s) <= 0 or pool.boot_time_s < 0:
+        f.append(Finding("scaling", s, "throughput and drain target must be positive, boot time not negative"))
+    if min(pool.max_step_up, pool.max_step_down) < 1:
+        f.append(Finding("scaling", s, "scaling steps must be at least one node"))
     return ValidationReport(f"gpu pool {s}", tuple(f), {"desired_nodes": pool.desired_nodes})
+
+
+def validate_node_pool(pool: NodePoolSpec) -> ValidationReport:
+    """Node bounds, a CPU instance type, a workload-type label, valid label values and at least one signal."""
+    f: list[Finding] = []
+    s = pool.pool_name
+    if not 0 <= pool.min_nodes <= pool.desired_nodes <= pool.max_nodes <= MAX_POOL_NODES or pool.max_nodes < 1:
+        f.append(
+            Finding(
+                "nodes_in_bounds",
+                s,
+                f"need 0 <= min ({pool.min_nodes}) <= desired ({pool.desired_nodes}) <= max ({pool.max_nodes}), "
+                f"1 <= max <= {MAX_POOL_NODES}",
+            )
+        )
+    if not _CPU_INSTANCE_TYPE.match(pool.instance_type):
+        f.append(Finding("instance_type", s, f"{pool.instance_type!r} is not a CPU instance type"))
+    if not pool.labels.get(WORKLOAD_TYPE_LABEL):
+        f.append(Finding("labels", s, f"label {WORKLOAD_TYPE_LABEL} is required (workloads select the pool by it)"))
+    f += [
+        Finding("labels", s, f"label {k} has an invalid value")
+        for k, v in pool.labels.items()
+        if not _LABEL_VALUE.match(v)
+    ]
+    if pool.runs_per_node is None and pool.business_hours is None:
+        f.append(Finding("scaling", s, "declare a signal: runs_per_node (run queue) or business_hours"))
+    if (pool.runs_per_node is not None and pool.runs_per_node < 1) or min(pool.max_step_up, pool.max_step_down) < 1:
+        f.append(Finding("scaling", s, "runs per node and scaling steps must be at least 1"))
+    return ValidationReport(f"node pool {s}", tuple(f), {"desired_nodes": pool.desired_nodes})
 
 
 def _references(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
