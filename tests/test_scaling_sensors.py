@@ -28,6 +28,7 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 import infra_assets.__main__ as cli
+from benchmarks.scaling_sensor_ticks import run as run_tick_benchmark
 from infra_assets.definitions import (
     SCALE_GPU_POOL_JOB,
     SCALE_NODE_POOL_JOB,
@@ -464,3 +465,14 @@ def test_the_lineage_shows_what_drives_each_pool(monkeypatch: pytest.MonkeyPatch
     assert sensors["data_intelligence_pool_sensor"].job_name == SCALE_NODE_POOL_JOB
     assert "runs tagged sophia/plane=data" in (sensors["data_intelligence_pool_sensor"].description or "")
     assert sensors["tei_replicas_sensor"].job_name == SCALE_WORKLOADS_JOB
+
+
+def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/scaling_sensor_ticks.py at toy sizes: every section ticks and decides (no timing asserted)."""
+    medians = run_tick_benchmark(rows=2_000, runs=200, ticks=1)
+    assert len(medians["gpu"]) == 2 and len(medians["queue"]) == 2
+    out = capsys.readouterr().out
+    for sensor in ("gpu_backlog_sensor", "data_intelligence_pool_sensor", "business_intelligence_pool_sensor"):
+        assert sensor in out
+    assert "Keeping 1 TEI replica(s): in step with the GPU pool" in out
+    assert "requests node_pool__data_intelligence_pool: scale up 1 -> 2" in out  # 100 queued + 50 started runs
