@@ -1,7 +1,8 @@
 """PhantomBuster API v2 stand-in (header `X-Phantombuster-Key-1`, else 401).
 
 `GET /api/v2/containers/fetch-all?agentId=&mode=all|finalized&limit=&beforeEndedAt=` → `{containers,
-maxLimitReached}` newest first (pages capped at `page_size`); `GET /api/v2/containers/fetch-result-object?id=`
+maxLimitReached}` newest first (pages capped at `page_size`); `GET /api/v2/containers/fetch?id=` → the container
+(with its `agentId`); `GET /api/v2/containers/fetch-result-object?id=`
 → `{"resultObject": "<JSON text>" | null}`; `GET /api/v2/agents/fetch?id=` → agent with `s3Folder`,
 `orgS3Folder`; and, without auth like the public bucket, `GET /s3/{orgS3Folder}/{s3Folder}/result.json`.
 """
@@ -97,6 +98,7 @@ class PhantomBusterStandin(StandinServer):
                 return Reply(403, b"<Error><Code>AccessDenied</Code></Error>", {"Content-Type": "application/xml"})
             handler = {
                 f"{API}/containers/fetch-all": self._fetch_all,
+                f"{API}/containers/fetch": self._container,
                 f"{API}/containers/fetch-result-object": self._result_object,
                 f"{API}/agents/fetch": self._agent,
             }.get(request.path)
@@ -114,6 +116,13 @@ class PhantomBusterStandin(StandinServer):
         containers.sort(key=lambda c: c["endedAt"] or 0, reverse=True)
         limit = min(int(query.get("limit") or self.page_size), self.page_size)
         return Reply(200, {"containers": containers[:limit], "maxLimitReached": len(containers) > limit})
+
+    def _container(self, query: dict[str, str]) -> Reply:
+        for agent_id, containers in self.containers.items():
+            for container in containers:
+                if container["id"] == query.get("id"):
+                    return Reply(200, {**container, "agentId": agent_id})
+        return Reply(404, {"status": "error", "error": "Container not found"})
 
     def _result_object(self, query: dict[str, str]) -> Reply:
         if query.get("id") not in self.result_objects:
