@@ -27,11 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ is a chec
 
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
-from sophia_pipelines.assets.ingestion import build_ingestion_assets
+from sophia_pipelines.assets.ingestion import build_ingestion_assets, build_land_jobs
 from sophia_pipelines.assets.vectors import build_vector_assets
 from sophia_pipelines.assets.warehouse import build_warehouse_assets
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.domain.normalize import normalize_records
+from sophia_pipelines.jobs import data_pipeline_job
+from sophia_pipelines.land import land_everything
 from tools.sample_factory import load_sample_records, write_samples
 
 
@@ -42,10 +44,16 @@ def warmup_texts() -> list[str]:
 
 
 def materialize(assets: list, resources: dict, instance: dg.DagsterInstance) -> tuple[float, dict, dict]:
+    """Land everything (one run per stream over its partitions, then `data_pipeline`), as the demo does."""
+    defs = dg.Definitions(assets=assets, jobs=[*build_land_jobs(), data_pipeline_job], resources=resources)
     started = time.perf_counter()
-    result = dg.materialize(assets, resources=resources, instance=instance)
+    result = land_everything(defs, instance)
     elapsed = time.perf_counter() - started
-    steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(result.run_id)}
+    steps = {
+        s.step_key: (s.end_time or 0) - (s.start_time or 0)
+        for run_id in result.run_ids
+        for s in instance.get_run_step_stats(run_id)
+    }
     metadata = {
         e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
         for e in result.get_asset_materialization_events()

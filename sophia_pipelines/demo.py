@@ -1,7 +1,9 @@
-"""`python -m sophia_pipelines.demo`: run the data pipeline, then print what landed and a sample search.
+"""`python -m sophia_pipelines.demo`: land everything, then print what landed and a sample search.
 
-Runs the `data_pipeline` job against the Dagster instance in $DAGSTER_HOME (so the run shows up in `dagster dev`),
-on whatever mode SOPHIA_ENV selects (local by default).
+Registers every current source run as a partition, lands each stream in one run over its partitions and brings
+documents, chunks and vectors up to date (`sophia_pipelines.land`, the same as `python -m sophia_pipelines.land`),
+against the Dagster instance in $DAGSTER_HOME (so the runs show up in `dg dev`), on whatever mode SOPHIA_ENV
+selects (local by default).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import dagster as dg
 from resources.profile import current_env
 from resources.registry import build_search_resources, resolve
 from sophia_pipelines.domain.tables import DOCUMENT_REJECTS
+from sophia_pipelines.land import console_log_level, land_everything, summary
 from sophia_pipelines.run_health import end_dead_runs
 from sophia_pipelines.search import format_results, search
 from sophia_pipelines.streams import ALL_TABLES
@@ -48,27 +51,17 @@ def main(argv: list[str] | None = None) -> int:
 
     env = current_env()
     defs = load_platform()
-    job = defs.resolve_job_def("data_pipeline")
-    print(f"Running job 'data_pipeline' (SOPHIA_ENV={env}) ...", flush=True)
+    print(f"Landing every source run and updating documents, chunks and vectors (SOPHIA_ENV={env}) ...", flush=True)
     instance = dg.DagsterInstance.get()
     for run_id in end_dead_runs(instance):  # no daemon here: a killed earlier run must not hold the data-plane pool
         print(f"Marked run {run_id} failed: its process is gone.", flush=True)
     started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-        raise_on_error=False,
-    )
+    result = land_everything(defs, instance, run_config=console_log_level(args.log_level))
+    print(summary(result))
     if not result.success:
-        print("The run failed; see the log above or the run in `dagster dev`.", file=sys.stderr)
+        print("Landing failed; see the log above or the runs in `dg dev`.", file=sys.stderr)
         return 1
-    print(f"Run {result.run_id} succeeded in {time.perf_counter() - started:.1f}s.\n")
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        md = {k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)}
-        interesting = ", ".join(f"{k}={v}" for k, v in md.items() if not k.startswith("dagster/"))
-        print(f"  {mat.asset_key.to_user_string():<36} {interesting}")
-    print()
+    print(f"{len(result.runs)} runs succeeded in {time.perf_counter() - started:.1f}s.\n")
     print("\n".join(summary_lines(defs)))
     embedder, store = build_search_resources()
     print(f"\nSearch: {args.query!r} (top {args.k}, {store.count():,} vectors)")

@@ -1,16 +1,23 @@
-"""Jobs and schedules of the data plane."""
+"""Jobs and schedules of the data plane.
+
+Raw landing is partitioned by source run, so it has a job per stream (`land_<stream>`, sophia_pipelines/partitions.py)
+launched by the source sensors; `data_pipeline` brings everything downstream of the raw tables up to date.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-DATA_GROUPS = ("ingestion", "warehouse", "vectors")
+from sophia_pipelines.partitions import DATA_PLANE_TAGS
+
+DOWNSTREAM_GROUPS = ("warehouse", "vectors")  # everything after raw landing (unpartitioned)
 
 data_pipeline_job = dg.define_asset_job(
     name="data_pipeline",
-    selection=dg.AssetSelection.groups(*DATA_GROUPS),
-    description="Ingest every source, normalize into documents, chunk, embed and upsert vectors.",
-    tags={"sophia/plane": "data"},
+    selection=dg.AssetSelection.groups(*DOWNSTREAM_GROUPS),
+    description="Normalize the landed raw rows into documents, chunk, embed and upsert vectors (raw landing: the "
+    "source sensors, the land_<stream> jobs, or `python -m sophia_pipelines.land` for everything).",
+    tags=DATA_PLANE_TAGS,
 )
 
 data_pipeline_daily = dg.ScheduleDefinition(
@@ -19,5 +26,5 @@ data_pipeline_daily = dg.ScheduleDefinition(
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Daily refresh of all sources (turn on in the UI or with `dagster schedule start`).",
+    description="Daily refresh of documents, chunks and vectors (turn on in the UI or with `dagster schedule start`).",
 )

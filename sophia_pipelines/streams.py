@@ -73,6 +73,17 @@ class StreamSpec:
         return dg.AssetKey(self.table.name)
 
     @property
+    def partitions_name(self) -> str:
+        """Its Dagster dynamic partitions: one key per source run (Apify run, PhantomBuster container, Tavily
+        day, payload file)."""
+        return f"{self.system}_{self.name}_runs"
+
+    @property
+    def land_job_name(self) -> str:
+        """The job that lands chosen source runs (partitions) of the stream."""
+        return f"land_{self.system}_{self.name}"
+
+    @property
     def sample_folder(self) -> str:
         """Where local mode reads its payload files, relative to the samples folder (the reader's convention)."""
         return stream_folder(Path(), self.system, self.stream).as_posix()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,11 @@ import pytest
 
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
-from sophia_pipelines.assets.ingestion import build_ingestion_assets
+from sophia_pipelines.assets.ingestion import build_ingestion_assets, build_land_jobs
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
 from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS, build_warehouse_assets
+from sophia_pipelines.jobs import data_pipeline_job
+from sophia_pipelines.land import LandResult, land_everything
 from sophia_pipelines.streams import STREAMS, StreamSpec
 
 # Shared assertion helpers get pytest's detailed assert messages too.
@@ -30,15 +32,28 @@ class DataPlane:
     samples: Path
     resources: dict[str, Any]
     assets: list[Any]
+    streams: tuple[StreamSpec, ...] = tuple(STREAMS)
+    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)  # keeps the partitions
 
-    def materialize(self) -> dg.ExecuteInProcessResult:
-        return dg.materialize(
-            [*self.assets, *WAREHOUSE_CHECKS, *VECTOR_CHECKS], resources=self.resources, raise_on_error=True
+    def definitions(self) -> dg.Definitions:
+        """The data plane as a code location would hold it: assets, checks, land jobs and `data_pipeline`."""
+        return dg.Definitions(
+            assets=self.assets,
+            asset_checks=[*WAREHOUSE_CHECKS, *VECTOR_CHECKS],
+            jobs=[*build_land_jobs(self.streams), data_pipeline_job],
+            resources=self.resources,
         )
 
+    def materialize(self, instance: dg.DagsterInstance | None = None) -> LandResult:
+        """Land everything and bring downstream up to date (the demo's path); raises if anything failed."""
+        result = land_everything(self.definitions(), instance or self.instance, self.streams)
+        if not result.success:
+            raise AssertionError("landing failed: " + "; ".join(result.failures()))
+        return result
 
-def metadata_by_asset(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    """{asset name: {metadata key: plain value}} for every materialization in a run."""
+
+def metadata_by_asset(result: dg.ExecuteInProcessResult | LandResult) -> dict[str, dict[str, Any]]:
+    """{asset name: {metadata key: plain value}} for every materialization in a run (or a land-everything pass)."""
     return {
         e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
         for e in result.get_asset_materialization_events()
@@ -57,4 +72,4 @@ def build_data_plane(
         *build_warehouse_assets("duckdb", streams),
         *build_vector_assets("duckdb"),
     ]
-    return DataPlane(root, samples, local_resources(root, samples), assets)
+    return DataPlane(root, samples, local_resources(root, samples), assets, tuple(streams))

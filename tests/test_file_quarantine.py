@@ -27,9 +27,8 @@ from resources.payloads import SamplePayloadSource
 from resources.snowflake_warehouse import SnowflakeWarehouse
 from resources.warehouse import DuckDBWarehouse, Warehouse
 from sophia_pipelines.assets.ingestion import QUARANTINE_CHECK
-from sophia_pipelines.assets.vectors import VECTOR_CHECKS
-from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS
 from sophia_pipelines.domain.tables import RAW_FILE_QUARANTINE
+from sophia_pipelines.land import LandResult
 from sophia_pipelines.stages.raw import RawLoadResult, land_raw
 from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT, PHANTOMBUSTER_LINKEDIN_SEARCH, RAW_APIFY_WEBSITE_CONTENT
 from tests.conftest import DataPlane, build_data_plane, metadata_by_asset
@@ -144,7 +143,7 @@ def test_a_landed_file_broken_then_restored_leaves_quarantine_by_fingerprint(tmp
 
 @dataclass
 class Run:
-    result: dg.ExecuteInProcessResult
+    result: LandResult
     metadata: dict[str, dict[str, Any]]
     logs: list[tuple[int, str]]  # (level, message) of the run's user log lines
     quarantine: dict[str, str]  # path -> reason in raw_file_quarantine right after the run
@@ -163,10 +162,8 @@ class Run:
 
 def run(plane: DataPlane) -> Run:
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [*plane.assets, *WAREHOUSE_CHECKS, *VECTOR_CHECKS], resources=plane.resources, instance=instance
-    )
-    logs = [(e.level, e.user_message) for e in instance.all_logs(result.run_id) if not e.is_dagster_event]
+    result = plane.materialize(instance)
+    logs = [(e.level, e.user_message) for i in result.run_ids for e in instance.all_logs(i) if not e.is_dagster_event]
     quarantine = dict(rows(plane, f"SELECT path, reason FROM {RAW_FILE_QUARANTINE.name}"))
     return Run(result, metadata_by_asset(result), logs, quarantine)
 

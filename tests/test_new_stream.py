@@ -17,8 +17,6 @@ import pytest
 from resources.payloads import SamplePayloadSource
 from resources.profile import profile
 from resources.registry import build_resources
-from sophia_pipelines.assets.vectors import VECTOR_CHECKS
-from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS
 from sophia_pipelines.domain.documents import NormalizeResult, RawRecord, make_document_id
 from sophia_pipelines.domain.normalize import normalize_record
 from sophia_pipelines.domain.normalize.common import (
@@ -142,13 +140,12 @@ def news_plane(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataPlane, dic
     plane = build_data_plane(tmp_path_factory.mktemp("news"), streams=(*STREAMS, GOOGLE_NEWS))
     write_runs(plane.samples)
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [*plane.assets, *WAREHOUSE_CHECKS, *VECTOR_CHECKS], resources=plane.resources, instance=instance
-    )
+    result = plane.materialize(instance)
     assert result.success
     warnings = [
         e.user_message
-        for e in instance.all_logs(result.run_id)
+        for run_id in result.run_ids
+        for e in instance.all_logs(run_id)
         if not e.is_dagster_event and e.level == logging.WARNING
     ]
     return plane, metadata_by_asset(result), warnings

@@ -19,6 +19,7 @@ import fakesnow
 import pytest
 
 from resources.registry import resolve
+from sophia_pipelines.land import land_everything
 from sophia_pipelines.search import search
 from sophia_pipelines.streams import DEFAULT_APIFY_ACTORS
 from sophia_platform.loader import load_platform
@@ -97,11 +98,10 @@ def local_document_ids(tmp_path: Path) -> set[str]:
 
 def test_production_wiring_matches_local_and_leaks_nothing(production_env: dict, tmp_path: Path) -> None:
     defs = load_platform("production")
-    job = defs.resolve_job_def("data_pipeline")
     with dg.instance_for_test() as instance:
-        first = job.execute_in_process(instance=instance)
-        second = job.execute_in_process(instance=instance)
-        events = [str(e) for run in (first, second) for e in instance.all_logs(run.run_id)]
+        first = land_everything(defs, instance)
+        second = land_everything(defs, instance)
+        events = [str(e) for run in (first, second) for run_id in run.run_ids for e in instance.all_logs(run_id)]
     assert first.success and second.success
 
     md1, md2 = metadata_by_asset(first), metadata_by_asset(second)

@@ -24,6 +24,7 @@ from resources.http_retry import DELAY_SCALE_ENV
 from resources.registry import resolve
 from sophia_pipelines.assets import ingestion
 from sophia_pipelines.assets.retry_policies import network_retry_policy
+from sophia_pipelines.land import land_everything
 from sophia_pipelines.streams import DEFAULT_APIFY_ACTORS
 from sophia_pipelines.streams import STREAMS as RAW_STREAMS
 from sophia_platform.loader import load_platform
@@ -141,8 +142,8 @@ def test_20_percent_faults_complete_in_one_run(production_env: dict, reference: 
     faults = inject_faults(production_env, 0.2, seed=20)
     defs = load_platform("production")
     with dg.instance_for_test() as instance:
-        run = defs.resolve_job_def("data_pipeline").execute_in_process(instance=instance, raise_on_error=False)
-        events = [str(e) for e in instance.all_logs(run.run_id)]
+        run = land_everything(defs, instance)
+        events = [str(e) for run_id in run.run_ids for e in instance.all_logs(run_id)]
 
     assert run.success
     assert all(f.injected > 0 for f in faults.values()), {name: f.injected for name, f in faults.items()}
@@ -167,11 +168,10 @@ def test_50_percent_faults_converge_within_three_runs_without_duplicates(
 ) -> None:
     faults = inject_faults(production_env, 0.5, seed=50)
     defs = load_platform("production")
-    job = defs.resolve_job_def("data_pipeline")
     runs = []
     with dg.instance_for_test() as instance:
         for _ in range(3):
-            runs.append(job.execute_in_process(instance=instance, raise_on_error=False))
+            runs.append(land_everything(defs, instance))
             if runs[-1].success:
                 break
 

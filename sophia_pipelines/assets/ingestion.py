@@ -1,6 +1,9 @@
-"""Raw landing assets: one per stream of the catalogue, each payload kept untouched with its batch id and fetch time."""
+"""Raw landing assets: one per stream of the catalogue, partitioned by source run, each payload kept untouched with
+its batch id and fetch time. A run lands exactly its partitions (sensors request one run per new source run; a
+backfill is one run over its range); a run without a partition lands every registered source run of the stream."""
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -9,24 +12,18 @@ from resources.payloads import PayloadSource
 from resources.warehouse import Warehouse
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain import tables as t
+from sophia_pipelines.partitions import land_job, partition_keys, stream_partitions
 from sophia_pipelines.stages.file_quarantine import quarantined_files
-from sophia_pipelines.stages.raw import RawLoadResult, land_raw
+from sophia_pipelines.stages.raw import RawLoadResult, land_partitions
 from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, sample_layout
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 OWNERS = ["team:data-platform"]
 INGESTION_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 QUARANTINE_CHECK = "no_quarantined_files"
-
-
-def reports_layout(context: dg.AssetExecutionContext, stream: StreamSpec, streams: Sequence[StreamSpec]) -> bool:
-    """True for the first raw asset (in `streams` order) this run executes: it warns about the layout once."""
-    steps = context.run.step_keys_to_execute
-    if steps is not None:
-        in_run = set(steps)
-    else:
-        in_run = {key.to_user_string() for key in context.job_def.asset_layer.asset_graph.executable_asset_keys}
-    return next((s for s in streams if s.table.name in in_run), stream) == stream
 
 
 def quarantine_check(files: pd.DataFrame) -> dg.AssetCheckResult:
@@ -71,8 +68,10 @@ def log_result(context: dg.AssetExecutionContext, stream: StreamSpec, result: Ra
 def build_raw_asset(
     stream: StreamSpec, warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS
 ) -> dg.AssetsDefinition:
-    """The raw asset of `stream`, one of the data plane's `streams` (they make the samples layout it checks)."""
+    """The raw asset of `stream`, one of the data plane's `streams` (they make the samples layout it checks; the
+    first stream's asset reports that layout, so each land-everything pass warns once per stray path)."""
     layout = sample_layout(streams)
+    reports_layout = stream == streams[0]
 
     @dg.asset(
         key=stream.asset_key,
@@ -83,6 +82,8 @@ def build_raw_asset(
         metadata=stream.table.dagster_metadata(),
         required_resource_keys={stream.system, "warehouse"},
         retry_policy=INGESTION_RETRY,
+        partitions_def=stream_partitions(stream),
+        backfill_policy=dg.BackfillPolicy.single_run(),
         pool=DATA_PLANE_POOL,
         tags={"sophia/source": stream.system},
         check_specs=[
@@ -96,15 +97,17 @@ def build_raw_asset(
     def _raw_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         source: PayloadSource = getattr(context.resources, stream.system)
         warehouse: Warehouse = context.resources.warehouse
-        if reports_layout(context, stream, streams):
+        if reports_layout:
             for message in source.layout_warnings(layout):
                 context.log.warning(f"samples layout: {message}")
+        keys = partition_keys(context, stream)
         with warehouse.session() as session:
-            result = land_raw(session, stream.table, stream.source, source, stream.stream)
+            result = land_partitions(session, stream.table, stream.source, source, stream.stream, keys)
             quarantine = quarantined_files(session, stream.source)
         log_result(context, stream, result)
         return dg.MaterializeResult(
             metadata={
+                "source_runs": len(keys),
                 "batches": result.batches,
                 "items_fetched": result.items,
                 "rows_inserted": result.counts.inserted,
@@ -124,3 +127,8 @@ def build_ingestion_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
     """One raw asset per stream of `streams` (default: the catalogue)."""
     streams = check_streams(streams)
     return [build_raw_asset(s, warehouse_kind, streams) for s in streams]
+
+
+def build_land_jobs(streams: Sequence[StreamSpec] = STREAMS) -> list["UnresolvedAssetJobDefinition"]:
+    """One `land_<stream>` job per stream: what sensors launch and what a user backfills chosen source runs with."""
+    return [land_job(s) for s in check_streams(streams)]

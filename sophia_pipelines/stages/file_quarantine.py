@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 import pandas as pd
 
@@ -21,8 +22,11 @@ def quarantined_files(session: WarehouseSession, source: str) -> pd.DataFrame:
     )
 
 
-def update_quarantine(session: WarehouseSession, source: str, bad: Sequence[BadPayload]) -> list[str]:
-    """Make `source`'s quarantine exactly `bad` (the files that failed in this complete scan of the stream).
+def update_quarantine(
+    session: WarehouseSession, source: str, bad: Sequence[BadPayload], batch_ids: Collection[str] | None = None
+) -> list[str]:
+    """Make `source`'s quarantine exactly `bad` (the files that failed in this complete scan of the stream), or,
+    given `batch_ids`, exactly `bad` among the files of those batches (a partition run; a file's batch id is its stem).
 
     New bad files are added, files still bad get `last_seen` (and their current reason/fingerprint) with
     `first_seen` kept; files no longer reported (fixed and landed, unchanged since they last landed, or deleted)
@@ -30,6 +34,9 @@ def update_quarantine(session: WarehouseSession, source: str, bad: Sequence[BadP
     """
     session.ensure_table(Q)
     first_seen = dict(session.query(f"SELECT path, first_seen FROM {Q.name} WHERE source = ?", [source]).values)
+    if batch_ids is not None:
+        scope = set(batch_ids)
+        first_seen = {path: seen for path, seen in first_seen.items() if PurePosixPath(path).stem in scope}
     now = datetime.now(UTC)
     latest = {b.path: b for b in bad}  # one row per path
     frame = pd.DataFrame(

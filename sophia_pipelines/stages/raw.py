@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -91,30 +91,80 @@ def land_raw(
     """
     session.ensure_tables([spec, RAW_BATCHES, RAW_FILE_QUARANTINE])
     known = known_fingerprints(session, source)
-    n_batches = n_items = inserted = updated = pending_items = 0
+    merged = _merge(session, spec, source, payloads.fetch_batches(stream, known), flush_items)
+    released = update_quarantine(session, source, merged.bad)
+    return merged.result(session.row_count(spec), released)
+
+
+def land_partitions(
+    session: WarehouseSession,
+    spec: TableSpec,
+    source: str,
+    payloads: PayloadSource,
+    stream: str,
+    keys: Sequence[str],
+    flush_items: int = 10_000,
+) -> RawLoadResult:
+    """Land exactly the source runs `keys` (partition keys) of a stream, like `land_raw` does for all of them.
+
+    Each run's batches come from `payloads.fetch_batch` (skipped when their fingerprint already landed); the
+    quarantine changes only for the files of these runs, so landing one partition never touches another's.
+    """
+    session.ensure_tables([spec, RAW_BATCHES, RAW_FILE_QUARANTINE])
+    known = known_fingerprints(session, source)
+    results = (result for key in keys for result in payloads.fetch_batch(stream, key, known))
+    merged = _merge(session, spec, source, results, flush_items)
+    released = update_quarantine(session, source, merged.bad, batch_ids=keys)
+    return merged.result(session.row_count(spec), released)
+
+
+@dataclass
+class _Merged:
+    batches: int = 0
+    items: int = 0
+    inserted: int = 0
+    updated: int = 0
+    bad: list[BadPayload] = field(default_factory=list)
+
+    def result(self, total_rows: int, released: Sequence[str]) -> RawLoadResult:
+        counts = MergeCounts(self.inserted, self.updated)
+        return RawLoadResult(self.batches, self.items, counts, total_rows, tuple(self.bad), tuple(released))
+
+
+def _merge(
+    session: WarehouseSession,
+    spec: TableSpec,
+    source: str,
+    results: Iterable[PayloadBatch | BadPayload],
+    flush_items: int,
+) -> _Merged:
+    """Merge the batches of `results` in groups of about `flush_items` items; collect the bad payloads."""
+    out = _Merged()
     pending: list[PayloadBatch] = []
-    bad: list[BadPayload] = []
+    pending_items = 0
 
     def flush() -> None:
-        nonlocal n_items, inserted, updated, pending_items
+        nonlocal pending_items
         frame = raw_frame(source, pending)
         counts = session.merge(spec, frame, compare=["payload_hash"])
         session.merge(RAW_BATCHES, batches_frame(source, pending), compare=["fingerprint"])
-        n_items, inserted, updated = n_items + len(frame), inserted + counts.inserted, updated + counts.updated
+        out.items, out.inserted, out.updated = (
+            out.items + len(frame),
+            out.inserted + counts.inserted,
+            out.updated + counts.updated,
+        )
         pending.clear()
         pending_items = 0
 
-    for batch in payloads.fetch_batches(stream, known):
+    for batch in results:
         if isinstance(batch, BadPayload):
-            bad.append(batch)
+            out.bad.append(batch)
             continue
-        n_batches += 1
+        out.batches += 1
         pending.append(batch)
         pending_items += len(batch.items)
         if pending_items >= flush_items:
             flush()
     if pending:
         flush()
-    released = update_quarantine(session, source, bad)
-    counts = MergeCounts(inserted, updated)
-    return RawLoadResult(n_batches, n_items, counts, session.row_count(spec), tuple(bad), tuple(released))
+    return out

@@ -1,0 +1,178 @@
+"""`python -m sophia_pipelines.land`: land everything now, without a daemon (what the demo and the tests run).
+
+1. Register every current source run of every stream as a partition (the sources' full listings, all pages).
+2. Land each stream in ONE run of its `land_<stream>` job over all its partitions (a partition range; source runs
+   already landed are skipped by fingerprint, without downloading them). A stream with no partition yet gets one
+   run without a partition, which lands nothing and says so.
+3. Run `data_pipeline` (documents, chunks, vectors and their checks).
+
+Runs go to the instance in $DAGSTER_HOME, so they show in `dg dev`; the sensors do steps 1-2 one source run at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from resources.payloads import PayloadSource, SourceError
+from resources.registry import resolve
+from sophia_pipelines.jobs import data_pipeline_job
+from sophia_pipelines.partitions import invalid_key_reason, range_tags
+from sophia_pipelines.run_health import end_dead_runs
+from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams
+
+LIST_PAGE_SIZE = 1000
+
+
+@dataclass
+class LandResult:
+    """The runs of one land-everything pass (land runs in stream order, then `data_pipeline`) and what failed."""
+
+    runs: list[dg.ExecuteInProcessResult] = field(default_factory=list)
+    registered: dict[str, int] = field(default_factory=dict)  # source id -> partitions added
+    errors: list[str] = field(default_factory=list)  # listings that failed (their streams land what is registered)
+    warnings: list[str] = field(default_factory=list)  # source runs that cannot be partitions (named, skipped)
+
+    @property
+    def success(self) -> bool:
+        return not self.errors and all(run.success for run in self.runs)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs]
+
+    @property
+    def all_events(self) -> list[dg.DagsterEvent]:
+        return [event for run in self.runs for event in run.all_events]
+
+    def get_asset_materialization_events(self) -> list[dg.DagsterEvent]:
+        return [event for run in self.runs for event in run.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list[dg.AssetCheckEvaluation]:
+        return [evaluation for run in self.runs for evaluation in run.get_asset_check_evaluations()]
+
+    def failures(self) -> Iterator[str]:
+        """One line per failed listing and failed run."""
+        yield from self.errors
+        for run in self.runs:
+            if not run.success:
+                yield f"run {run.run_id} of {run.job_def.name} failed"
+
+
+def list_all(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PAGE_SIZE) -> list[str]:
+    """Every source run of `stream` the source lists now (all pages), as partition keys, oldest first."""
+    refs, cursor = [], None
+    while True:
+        page = source.list_batches(stream.stream, cursor, page_size)
+        refs.extend(page.refs)
+        cursor = page.cursor
+        if page.caught_up:
+            break
+    return [r.key for r in sorted(refs, key=lambda r: (r.finished_at, r.key))]
+
+
+def register_source_runs(
+    instance: dg.DagsterInstance,
+    streams: Sequence[StreamSpec],
+    sources: Mapping[str, PayloadSource],
+    result: LandResult,
+) -> None:
+    """Add every listed source run that is not a partition yet (counted in `result.registered`)."""
+    for stream in streams:
+        try:
+            keys = list_all(sources[stream.system], stream)
+        except SourceError as exc:
+            result.errors.append(f"{stream.source}: listing failed: {exc}")
+            continue
+        invalid = {key: reason for key in keys if (reason := invalid_key_reason(key))}
+        result.warnings += [f"{stream.source}: source run {k!r} skipped: {why}" for k, why in invalid.items()]
+        existing = set(instance.get_dynamic_partitions(stream.partitions_name))
+        new = list(dict.fromkeys(k for k in keys if k not in existing and k not in invalid))
+        if new:
+            instance.add_dynamic_partitions(stream.partitions_name, new)
+        result.registered[stream.source] = len(new)
+
+
+def land_sources(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    streams: Sequence[StreamSpec] = STREAMS,
+    run_config: Mapping[str, Any] | None = None,
+) -> LandResult:
+    """Register every current source run, then land each stream's partitions in one run (steps 1 and 2)."""
+    streams = check_streams(streams)
+    sources = {system: resolve(defs.resources[system]) for system in dict.fromkeys(s.system for s in streams)}
+    result = LandResult()
+    register_source_runs(instance, streams, sources, result)
+    for stream in streams:
+        keys = instance.get_dynamic_partitions(stream.partitions_name)
+        job = defs.resolve_job_def(stream.land_job_name)
+        tags = range_tags(keys) if keys else {}
+        result.runs.append(
+            job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
+        )
+    return result
+
+
+def land_everything(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    streams: Sequence[StreamSpec] = STREAMS,
+    run_config: Mapping[str, Any] | None = None,
+) -> LandResult:
+    """Register, land every stream's partitions (one run each), then bring documents, chunks and vectors up to date.
+
+    Runs do not raise; `LandResult.success` says whether every listing and run succeeded. `data_pipeline` runs
+    even after a failed land run, so what did land goes all the way to the vectors.
+    """
+    result = land_sources(defs, instance, streams, run_config)
+    downstream = defs.resolve_job_def(data_pipeline_job.name)
+    result.runs.append(downstream.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sophia_platform.loader import load_platform
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="WARNING", help="Dagster console log level of the runs")
+    args = parser.parse_args(argv)
+    instance = dg.DagsterInstance.get()
+    for run_id in end_dead_runs(instance):  # no daemon here: a killed earlier run must not hold the data-plane pool
+        print(f"Marked run {run_id} failed: its process is gone.", flush=True)
+    result = land_everything(load_platform(), instance, run_config=console_log_level(args.log_level))
+    print(summary(result))
+    return 0 if result.success else 1
+
+
+def console_log_level(level: str) -> dict[str, Any]:
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def summary(result: LandResult) -> str:
+    """Partitions added per stream, then each run's materializations with their numeric metadata."""
+    lines = [f"  {source:<40} {n:>6} new source runs registered" for source, n in result.registered.items()]
+    for run in result.runs:
+        lines.append(f"Run {run.run_id[:8]} {run.job_def.name}: {'succeeded' if run.success else 'FAILED'}")
+        seen: set[str] = set()
+        for event in run.get_asset_materialization_events():
+            mat = event.materialization
+            name = mat.asset_key.to_user_string()
+            if name in seen:  # a range run records the same figures once per partition
+                continue
+            seen.add(name)
+            numbers = {k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)}
+            shown = ", ".join(f"{k}={v}" for k, v in numbers.items() if not k.startswith("dagster/"))
+            lines.append(f"  {name:<36} {shown}")
+    lines += [f"WARNING: {line}" for line in result.warnings]
+    lines += [f"FAILED: {line}" for line in result.failures()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
