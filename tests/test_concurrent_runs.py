@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -57,12 +58,6 @@ def step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float,
     return windows
 
 
-def pool_waits(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
-    message = f"blocked by limit for pool {DATA_PLANE_POOL}"
-    return [r.event_log_entry.step_key or "" for r in records if message in (r.event_log_entry.message or "")]
-
-
 @pytest.mark.slow
 def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> None:
     samples, data, home = tmp_path / "samples", tmp_path / "data", tmp_path / "home"
@@ -86,11 +81,23 @@ def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> N
     }
     with dg.DagsterInstance.from_config(str(home)) as instance:  # creates the storage before the processes race
         assert yaml.safe_load((home / "dagster.yaml").read_text())["concurrency"]["pools"]["default_limit"] == 1
+        # The test holds the pool's one slot while both processes start, so both runs are in flight at once and must
+        # wait for it (contention is certain, not a matter of timing); it frees the slot once both runs exist.
+        storage = instance.event_log_storage
+        assert storage.initialize_concurrency_limit_to_default(DATA_PLANE_POOL)  # the default_limit (1) above
+        assert storage.claim_concurrency_slot(DATA_PLANE_POOL, "test-holder", "hold").is_claimed
         args = [str(DAGSTER), "asset", "materialize", "-m", "sophia_platform.definitions", "--select", "chunk_vectors"]
         procs = [
             subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)
         ]
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and not all(p.poll() is not None for p in procs):
+            if len(instance.get_runs()) == 2:
+                break
+            time.sleep(0.5)
+        in_flight_while_held = [r.status for r in instance.get_runs()]
+        storage.free_concurrency_slot_for_step("test-holder", "hold")
         outputs = [p.communicate(timeout=RUN_TIMEOUT_SECONDS)[0] for p in procs]
         for proc, output in zip(procs, outputs, strict=True):
             assert proc.returncode == 0, output[-3000:]
@@ -104,8 +111,10 @@ def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> N
         }
         assert sorted(embedded.values()) == [0, chunks]  # one run embedded everything, the other found nothing
 
-        # The runs overlapped (one waited for the pool) and no two data steps ever ran at the same time.
-        assert [w for r in runs for w in pool_waits(instance, r.run_id)], "the two runs never contended for the pool"
+        # Both runs were in flight while the pool was held (neither had finished), and no two data steps ever ran at
+        # the same time: the pool, not luck, serialized them.
+        assert len(in_flight_while_held) == 2, "both runs must exist while the test holds the pool"
+        assert dg.DagsterRunStatus.SUCCESS not in in_flight_while_held, in_flight_while_held
         windows = sorted(w for r in runs for w in step_windows(instance, r.run_id))
         assert len(windows) == 4  # chunk_vectors and its check, in each run
         for (_, end, step), (start, _, next_step) in itertools.pairwise(windows):
