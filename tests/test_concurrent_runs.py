@@ -23,10 +23,10 @@ import yaml
 
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
-from sophia_pipelines.assets.ingestion import build_ingestion_assets
 from sophia_pipelines.assets.warehouse import build_warehouse_assets
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.jobs import data_pipeline_job
+from sophia_pipelines.land import land_sources
 from sophia_platform.loader import load_platform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,8 +65,10 @@ def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> N
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     # Land raw -> documents -> chunks first (in process), so every chunk is pending embedding.
-    resources = local_resources(data, samples)
-    dg.materialize([*build_ingestion_assets("duckdb"), *build_warehouse_assets("duckdb")], resources=resources)
+    defs = load_platform("local", resources=local_resources(data, samples))
+    instance = dg.DagsterInstance.ephemeral()
+    assert land_sources(defs, instance).success
+    dg.materialize(build_warehouse_assets("duckdb"), resources=defs.resources, instance=instance)
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     assert chunks > 100
