@@ -143,6 +143,8 @@ def evaluate(
         )
     for error in errors:
         context.log.warning(f"listing failed, will retry from the same position: {error}")
+    if not requests and not partitions:
+        return dg.SensorResult(skip_reason="no new source runs", cursor=cursor)
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions or None, cursor=cursor)
 
 
