@@ -18,8 +18,8 @@ SNIPPET_CHARS = 160
 MAX_K = 100
 EMPTY_STORE_MESSAGE = (
     "The vector store is empty ({where}).\n"
-    "Run the pipeline first so documents are chunked and embedded: `python -m sophia_pipelines.demo` (or the "
-    "`data_pipeline` job in `dagster dev`), then search again."
+    "Land the sources and embed them first: `python -m sophia_pipelines.land` (or the demo, or let the sensors "
+    "and automation of `dg dev` do it), then search again."
 )
 
 
