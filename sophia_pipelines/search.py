@@ -18,8 +18,8 @@ SNIPPET_CHARS = 160
 MAX_K = 100
 EMPTY_STORE_MESSAGE = (
     "The vector store is empty ({where}).\n"
-    "Land the sources and embed them first: `python -m sophia_pipelines.land` (or the demo, or let the sensors "
-    "and automation of `dg dev` do it), then search again."
+    "Run the pipeline first so sources are landed, chunked and embedded: `python -m sophia_pipelines.land` (or "
+    "the demo, or the sensors and automation of `dg dev`), then search again."
 )
 
 
