@@ -37,6 +37,10 @@ NO_DRIFT_DESCRIPTION = (
     "infrastructure outside Pulumi, and the spec matches what runs). Skipped in plan and preview mode."
 )
 
+# Drift is checked once a day, after the nightly quiet hours (by the infra automation condition sensor).
+DRIFT_CHECK_CRON = "0 4 * * *"
+DRIFT_CHECK_CONDITION = dg.AutomationCondition.on_cron(DRIFT_CHECK_CRON)
+
 WorkBuilder = Callable[[dg.AssetCheckExecutionContext, InfraSettings, PulumiStackResource], StackWork]
 
 
@@ -75,7 +79,11 @@ def _spec_check(key: dg.AssetKey, build: WorkBuilder, rules: str) -> dg.AssetChe
 def _drift_check(key: dg.AssetKey, component: str, stack: str, build: WorkBuilder) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
         name=f"{key.path[-1]}_{NO_DRIFT}",
-        specs=[dg.AssetCheckSpec(NO_DRIFT, asset=key, description=NO_DRIFT_DESCRIPTION)],
+        specs=[
+            dg.AssetCheckSpec(
+                NO_DRIFT, asset=key, description=NO_DRIFT_DESCRIPTION, automation_condition=DRIFT_CHECK_CONDITION
+            )
+        ],
         can_subset=True,
         pool=stack_pool(stack),
     )

@@ -55,6 +55,8 @@ class EnvProfile:
     vector_store_kind: str
     executor: ExecutorKind  # DuckDB has a single writer, so local runs stay in one process
     automation_running: bool  # sensors and schedules start RUNNING (else STOPPED until turned on)
+    data_automation_running: bool  # the data plane's automation conditions (raw -> documents -> vectors) start RUNNING
+    automation_interval_s: int  # how often the automation condition sensors evaluate
     embedder: Literal["wordllama", "tei"]  # the default; SOPHIA_EMBEDDER overrides in live mode
     gpu_pool: PoolBounds
     cpu_pools: Mapping[str, PoolBounds]  # per CPU node pool name (DATA_INTELLIGENCE_POOL, ...)
@@ -76,6 +78,8 @@ PROFILES: dict[str, EnvProfile] = {
         vector_store_kind="duckdb",
         executor="in_process",
         automation_running=False,
+        data_automation_running=True,  # works out of the box: a dropped sample file flows to the vectors
+        automation_interval_s=30,
         embedder="wordllama",
         gpu_pool=PoolBounds(0, 1, 1),
         cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(0, 1, 1), BUSINESS_INTELLIGENCE_POOL: PoolBounds(0, 1, 0)},
@@ -91,6 +95,8 @@ PROFILES: dict[str, EnvProfile] = {
         vector_store_kind="pinecone",
         executor="multiprocess",
         automation_running=True,
+        data_automation_running=True,
+        automation_interval_s=30,
         embedder="tei",
         gpu_pool=PoolBounds(0, 4, 1),
         cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(1, 2, 1), BUSINESS_INTELLIGENCE_POOL: PoolBounds(1, 2, 1)},

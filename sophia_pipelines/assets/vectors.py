@@ -12,6 +12,7 @@ from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.assets.retry_policies import network_retry_policy
+from sophia_pipelines.automation import ON_UPSTREAM_UPDATE, VECTORS_FRESHNESS
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.stages.chunks import pending_embedding
 from sophia_pipelines.stages.vectors import VectorsResult, sync_vectors
@@ -48,6 +49,8 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
             "faults; a retry only embeds what is still pending."
         ),
         retry_policy=network_retry_policy(),
+        automation_condition=ON_UPSTREAM_UPDATE,
+        freshness_policy=VECTORS_FRESHNESS,
     )
     def chunk_vectors(
         context: dg.AssetExecutionContext,
@@ -74,6 +77,7 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
 @dg.asset_check(
     asset="chunk_vectors",
     pool=DATA_PLANE_POOL,
+    automation_condition=ON_UPSTREAM_UPDATE,
     description="The vector store holds exactly one vector per chunk of the current model, and none is pending.",
 )
 def vectors_in_sync(warehouse: Warehouse, embedder: Embedder, vector_store: VectorStore) -> dg.AssetCheckResult:

@@ -11,6 +11,7 @@ from resources.pipeline_settings import PipelineSettings
 from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS
+from sophia_pipelines.automation import DOCUMENTS_FRESHNESS, ON_UPSTREAM_UPDATE
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
 from sophia_pipelines.stages.chunks import rechunk_changed
@@ -37,6 +38,8 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
         deps=[s.asset_key for s in streams],
         metadata=DOCUMENTS.dagster_metadata(),
         pool=DATA_PLANE_POOL,
+        automation_condition=ON_UPSTREAM_UPDATE,
+        freshness_policy=DOCUMENTS_FRESHNESS,
         description=(
             "One row per document across all sources (document_id = stable hash of source + canonical URL/id), "
             "upserted by document_id. Records that cannot be normalized go to `document_rejects` with a reason."
@@ -76,6 +79,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
         deps=[documents],
         metadata=CHUNKS.dagster_metadata(),
         pool=DATA_PLANE_POOL,
+        automation_condition=ON_UPSTREAM_UPDATE,
         description=(
             "Documents split on paragraph/sentence boundaries (size and overlap from the `pipeline` resource). "
             "Only documents whose content or chunking parameters changed are re-chunked; chunks of documents "
@@ -117,7 +121,11 @@ def _count(warehouse: Warehouse, sql: str) -> int:
 
 
 @dg.asset_check(
-    asset="documents", description="document_id is unique across the table.", blocking=True, pool=DATA_PLANE_POOL
+    asset="documents",
+    description="document_id is unique across the table.",
+    blocking=True,
+    pool=DATA_PLANE_POOL,
+    automation_condition=ON_UPSTREAM_UPDATE,
 )
 def documents_id_unique(warehouse: Warehouse) -> dg.AssetCheckResult:
     dupes = _count(
@@ -128,7 +136,11 @@ def documents_id_unique(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset="documents", description="Every document has non-empty text.", blocking=True, pool=DATA_PLANE_POOL
+    asset="documents",
+    description="Every document has non-empty text.",
+    blocking=True,
+    pool=DATA_PLANE_POOL,
+    automation_condition=ON_UPSTREAM_UPDATE,
 )
 def documents_text_non_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
     empty = _count(warehouse, "SELECT COUNT(*) FROM documents WHERE text IS NULL OR TRIM(text) = ''")
@@ -138,6 +150,7 @@ def documents_text_non_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset="documents",
     pool=DATA_PLANE_POOL,
+    automation_condition=ON_UPSTREAM_UPDATE,
     description="Share of quarantined records (rejects / (documents + rejects)) stays below the configured threshold.",
 )
 def documents_reject_rate(warehouse: Warehouse, pipeline: PipelineSettings) -> dg.AssetCheckResult:
@@ -155,6 +168,7 @@ def documents_reject_rate(warehouse: Warehouse, pipeline: PipelineSettings) -> d
     asset="chunks",
     description="Every document has at least one chunk, and chunk ids are unique.",
     pool=DATA_PLANE_POOL,
+    automation_condition=ON_UPSTREAM_UPDATE,
 )
 def chunks_cover_documents(warehouse: Warehouse) -> dg.AssetCheckResult:
     missing = _count(
