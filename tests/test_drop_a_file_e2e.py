@@ -27,7 +27,7 @@ from sophia_pipelines.streams import STREAMS
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-BUDGET_SECONDS = 180.0  # the whole test: daemon start, two sensor + automation cycles
+BUDGET_SECONDS = 300.0  # a bound so the test ends (not a speed target): daemon start, sensor + automation cycles
 SAMPLE = REPO / "sophia_pipelines" / "samples" / "tavily" / "ai-infrastructure-gpu-pricing.json"
 TAVILY = next(s for s in STREAMS if s.system == "tavily")
 VECTORS = dg.AssetKey("chunk_vectors")
