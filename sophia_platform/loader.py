@@ -7,6 +7,7 @@ profile. Tests and CLIs that need another environment's definitions in-process c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,17 +45,20 @@ CODE_REFERENCES = "dagster/code_references"
 
 def with_code_references(defs: dg.Definitions) -> dg.Definitions:
     """Every asset linked to the Python source that computes it (the UI's "open in editor" link)."""
-    refs: dict[dg.AssetKey, Any] = {}
-    for assets_def in defs.assets or []:
-        if isinstance(assets_def, dg.AssetsDefinition):
-            for spec in dg.with_source_code_references([assets_def])[0].specs:
-                if CODE_REFERENCES in spec.metadata:
-                    refs[spec.key] = spec.metadata[CODE_REFERENCES]
-    return defs.map_asset_specs(
-        func=lambda spec: (
-            spec.merge_attributes(metadata={CODE_REFERENCES: refs[spec.key]}) if spec.key in refs else spec
+    with warnings.catch_warnings():  # beta/preview Dagster APIs: not worth a warning per asset on every load
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        refs: dict[dg.AssetKey, Any] = {}
+        for assets_def in defs.assets or []:
+            if isinstance(assets_def, dg.AssetsDefinition):
+                for spec in dg.with_source_code_references([assets_def])[0].specs:
+                    if CODE_REFERENCES in spec.metadata:
+                        refs[spec.key] = spec.metadata[CODE_REFERENCES]
+        return defs.map_asset_specs(
+            func=lambda spec: (
+                spec.merge_attributes(metadata={CODE_REFERENCES: refs[spec.key]}) if spec.key in refs else spec
+            )
         )
-    )
 
 
 def load_platform(env: str | EnvProfile | None = None, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
