@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
+import dagster as dg
+
 Env = Literal["local", "production"]
 ExecutorKind = Literal["in_process", "multiprocess"]
 
@@ -143,3 +145,8 @@ def current_profile() -> EnvProfile:
     if chosen is not None:
         return chosen
     return profile(os.environ.get(ENV_VAR, "").strip() or DEFAULT_ENV)
+
+
+def sensor_status(running: bool) -> dg.DefaultSensorStatus:
+    """How a sensor starts, from one of the profile's automation flags (RUNNING or STOPPED)."""
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED

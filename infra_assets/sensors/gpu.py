@@ -27,7 +27,7 @@ from infra_assets.scaling import gpu_decision
 from infra_assets.sensors.requests import MIN_INTERVAL_S, keeping, scaling_tags
 from infra_assets.settings import InfraSettings
 from infra_assets.signals import BacklogSignal, latest_backlog
-from resources.profile import EnvProfile
+from resources.profile import EnvProfile, sensor_status
 from resources.pulumi_stack import PulumiStackResource
 
 SENSOR_NAME = "gpu_backlog_sensor"
@@ -50,7 +50,7 @@ def build_backlog_sensor(
 ) -> dg.SensorDefinition:
     """The sensor requesting `job_name`; running by default when the profile runs automation."""
     bounds = profile.gpu_pool
-    status = dg.DefaultSensorStatus.RUNNING if profile.automation_running else dg.DefaultSensorStatus.STOPPED
+    status = sensor_status(profile.automation_running)
 
     @dg.sensor(
         name=SENSOR_NAME,

@@ -22,7 +22,7 @@ from infra_assets.sensors.requests import MIN_INTERVAL_S, keeping, scaling_tags,
 from infra_assets.settings import InfraSettings
 from infra_assets.signals import RunQueueSignal, read_run_queue
 from infra_assets.specs.node_pools import NodePoolSpec
-from resources.profile import EnvProfile
+from resources.profile import EnvProfile, sensor_status
 
 
 def node_pool_sensor_name(pool: str) -> str:
@@ -44,7 +44,7 @@ def build_node_pool_sensor(
 ) -> dg.SensorDefinition:
     """The sensor of `pool` requesting `job_name`; running by default when the profile runs automation."""
     name, key = pool.pool_name, node_pool_key(pool.pool_name)
-    status = dg.DefaultSensorStatus.RUNNING if profile.automation_running else dg.DefaultSensorStatus.STOPPED
+    status = sensor_status(profile.automation_running)
     reads = f" ({runs.names})" if pool.runs_per_node is not None else ""
 
     @dg.sensor(

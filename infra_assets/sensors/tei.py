@@ -19,7 +19,7 @@ from infra_assets.pool_size import PoolSizeUnavailable, current_pool_size
 from infra_assets.replicas import last_planned_replicas
 from infra_assets.sensors.requests import MIN_INTERVAL_S, scaling_tags, transition_run_key
 from infra_assets.settings import K8S, InfraSettings
-from resources.profile import EnvProfile
+from resources.profile import EnvProfile, sensor_status
 from resources.pulumi_stack import PulumiStackResource
 
 TEI_SENSOR_NAME = "tei_replicas_sensor"
@@ -29,7 +29,7 @@ def build_tei_sensor(
     profile: EnvProfile, *, job_name: str, clock: Callable[[], float] = time.time
 ) -> dg.SensorDefinition:
     """The sensor requesting `job_name` (a job selecting `k8s_deployments`) when TEI and the GPU pool differ."""
-    status = dg.DefaultSensorStatus.RUNNING if profile.automation_running else dg.DefaultSensorStatus.STOPPED
+    status = sensor_status(profile.automation_running)
 
     @dg.sensor(
         name=TEI_SENSOR_NAME,

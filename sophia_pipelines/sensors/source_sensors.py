@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from resources.payloads import PayloadSource
-from resources.profile import EnvProfile
+from resources.profile import EnvProfile, sensor_status
 from sophia_pipelines.sensors.tick import TickSettings, evaluate
 from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, sample_layout
 
@@ -57,10 +57,6 @@ def source_system(name: str) -> SourceSystem:
     return SYSTEMS.get(name) or SourceSystem(name, "runs", interval_seconds=120, page_size=100)
 
 
-def _status(running: bool) -> dg.DefaultSensorStatus:
-    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
-
-
 def source_sensor(
     name: str,
     streams: Sequence[StreamSpec],
@@ -78,7 +74,7 @@ def source_sensor(
         name=name,
         jobs=[jobs[s.source] for s in streams],
         minimum_interval_seconds=interval_seconds,
-        default_status=_status(running),
+        default_status=sensor_status(running),
         required_resource_keys=set(systems),
         description=description,
     )

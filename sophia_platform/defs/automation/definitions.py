@@ -4,12 +4,8 @@ RUNNING where the profile runs automation)."""
 
 import dagster as dg
 
-from resources.profile import EnvProfile, current_profile
+from resources.profile import EnvProfile, current_profile, sensor_status
 from sophia_pipelines.automation import DATA_PLANE_AUTOMATION, DATA_PLANE_GROUPS, INFRA_AUTOMATION
-
-
-def _status(running: bool) -> dg.DefaultSensorStatus:
-    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
 
 def build_automation_sensors(profile: EnvProfile) -> list[dg.AutomationConditionSensorDefinition]:
@@ -19,14 +15,14 @@ def build_automation_sensors(profile: EnvProfile) -> list[dg.AutomationCondition
         dg.AutomationConditionSensorDefinition(
             DATA_PLANE_AUTOMATION,
             target=data_plane,
-            default_status=_status(profile.data_automation_running),
+            default_status=sensor_status(profile.data_automation_running),
             minimum_interval_seconds=profile.automation_interval_s,
             description="Documents, chunks and vectors (and their checks) follow whatever updated upstream.",
         ),
         dg.AutomationConditionSensorDefinition(
             INFRA_AUTOMATION,
             target=dg.AssetSelection.all() - data_plane,
-            default_status=_status(profile.automation_running),
+            default_status=sensor_status(profile.automation_running),
             minimum_interval_seconds=profile.automation_interval_s,
             description="The infra plane's conditions: each stack's drift check once a day.",
         ),
