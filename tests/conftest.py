@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,16 @@ def build_data_plane(
         *build_vector_assets("duckdb"),
     ]
     return DataPlane(root, samples, local_resources(root, samples), assets, tuple(streams))
+
+
+@pytest.fixture
+def pulumi_event_loop() -> Iterator[None]:
+    """A current event loop for Pulumi's mocks, which run on the thread's loop. A test that ran `asyncio.run()`
+    before (Dagster's automation-condition evaluation does) leaves the main thread with none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -56,7 +56,7 @@ class RecordingMonitor(MockMonitor):
 
 
 @pytest.fixture
-def mocks(request: pytest.FixtureRequest) -> Iterator[tuple[RecordingMocks, RecordingMonitor]]:
+def mocks(request: pytest.FixtureRequest, pulumi_event_loop: None) -> Iterator[tuple[RecordingMocks, RecordingMonitor]]:
     recorder = RecordingMocks()
     monitor = RecordingMonitor(recorder)
     stack = getattr(request, "param", "production-k8s")

@@ -277,7 +277,7 @@ def _pool_program() -> pulumi.Output:
     return pulumi.Output.all(pool.node_count, pool.instance_ids)
 
 
-def test_pool_inputs_under_pulumi_mocks() -> None:
+def test_pool_inputs_under_pulumi_mocks(pulumi_event_loop: None) -> None:
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="sophia", stack="test", preview=False)
     _pool_program()
