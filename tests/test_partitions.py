@@ -175,7 +175,7 @@ def test_land_everything_twice_registers_and_lands_once(tmp_path: Path) -> None:
 
 # --- production sources, one source run by key ---------------------------------------------------------------------
 
-TOKEN = "apify_api_PARTITIONTEST0123456"
+TOKEN = "fake-apify-token-for-partition-tests"
 ACTOR = "apify~website-content-crawler"
 
 

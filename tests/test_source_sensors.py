@@ -33,9 +33,9 @@ from tests.standins.apify import ApifyStandin, website_content_items
 from tests.standins.phantombuster import PhantomBusterStandin, search_export_rows
 from tests.standins.tavily import TavilyStandin
 
-TOKEN = "apify_api_SENSORTEST0123456789"
+TOKEN = "fake-apify-token-for-sensor-tests"
 PB_KEY = "pb-sensor-test-key-000000"
-TAVILY_KEY = "tvly-SENSORTEST0123456789"
+TAVILY_KEY = "fake-tavily-key-for-sensor-tests"
 AGENT = "7770001"
 WCC_ACTOR = "apify~website-content-crawler"
 LPS_ACTOR = "dev_fusion~Linkedin-Profile-Scraper"
