@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -32,6 +31,7 @@ from sophia_platform.loader import load_platform
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
 RUN_TIMEOUT_SECONDS = 180
+MAX_RACES = 3
 
 
 def test_every_data_plane_step_claims_the_pool(tmp_path: Path) -> None:
@@ -58,48 +58,25 @@ def step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float,
     return windows
 
 
-@pytest.mark.slow
-def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> None:
-    samples, data, home = tmp_path / "samples", tmp_path / "data", tmp_path / "home"
-    shutil.copytree(BUNDLED_SAMPLES_DIR, samples)
+def pool_waits(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+    message = f"blocked by limit for pool {DATA_PLANE_POOL}"
+    return [r.event_log_entry.step_key or "" for r in records if message in (r.event_log_entry.message or "")]
+
+
+def race_two_materializations(home: Path, env: dict[str, str], chunks: int) -> bool:
+    """Two `dagster asset materialize` processes at once on a fresh instance in `home`; asserts every chunk is
+    embedded exactly once and no two data steps overlapped; returns whether the runs contended for the pool."""
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    # Land raw -> documents -> chunks first (in process), so every chunk is pending embedding.
-    defs = load_platform("local", resources=local_resources(data, samples))
-    instance = dg.DagsterInstance.ephemeral()
-    assert land_sources(defs, instance).success
-    dg.materialize(build_warehouse_assets("duckdb"), resources=defs.resources, instance=instance)
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    assert chunks > 100
-
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "SOPHIA_ENV": "local",
-        "SOPHIA_DATA_DIR": str(data),
-        "SOPHIA_SAMPLES_DIR": str(samples),
-        "PYTHONPATH": str(REPO),
-    }
+    env = {**env, "DAGSTER_HOME": str(home)}
     with dg.DagsterInstance.from_config(str(home)) as instance:  # creates the storage before the processes race
         assert yaml.safe_load((home / "dagster.yaml").read_text())["concurrency"]["pools"]["default_limit"] == 1
-        # The test holds the pool's one slot while both processes start, so both runs are in flight at once and must
-        # wait for it (contention is certain, not a matter of timing); it frees the slot once both runs exist.
-        storage = instance.event_log_storage
-        assert storage.initialize_concurrency_limit_to_default(DATA_PLANE_POOL)  # the default_limit (1) above
-        assert storage.claim_concurrency_slot(DATA_PLANE_POOL, "test-holder", "hold").is_claimed
         args = [str(DAGSTER), "asset", "materialize", "-m", "sophia_platform.definitions", "--select", "chunk_vectors"]
         procs = [
             subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)
         ]
-        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and not all(p.poll() is not None for p in procs):
-            if len(instance.get_runs()) == 2:
-                break
-            time.sleep(0.5)
-        in_flight_while_held = [r.status for r in instance.get_runs()]
-        storage.free_concurrency_slot_for_step("test-holder", "hold")
         outputs = [p.communicate(timeout=RUN_TIMEOUT_SECONDS)[0] for p in procs]
         for proc, output in zip(procs, outputs, strict=True):
             assert proc.returncode == 0, output[-3000:]
@@ -113,11 +90,39 @@ def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> N
         }
         assert sorted(embedded.values()) == [0, chunks]  # one run embedded everything, the other found nothing
 
-        # Both runs were in flight while the pool was held (neither had finished), and no two data steps ever ran at
-        # the same time: the pool, not luck, serialized them.
-        assert len(in_flight_while_held) == 2, "both runs must exist while the test holds the pool"
-        assert dg.DagsterRunStatus.SUCCESS not in in_flight_while_held, in_flight_while_held
+        # No two data steps ever ran at the same time.
         windows = sorted(w for r in runs for w in step_windows(instance, r.run_id))
         assert len(windows) == 4  # chunk_vectors and its check, in each run
         for (_, end, step), (start, _, next_step) in itertools.pairwise(windows):
             assert end <= start, f"{step} and {next_step} ran at the same time"
+        return any(pool_waits(instance, r.run_id) for r in runs)
+
+
+@pytest.mark.slow
+def test_two_materializations_at_once_embed_each_chunk_once(tmp_path: Path) -> None:
+    samples, data = tmp_path / "samples", tmp_path / "data"
+    shutil.copytree(BUNDLED_SAMPLES_DIR, samples)
+    # Land raw -> documents -> chunks first (in process), so every chunk is pending embedding.
+    defs = load_platform("local", resources=local_resources(data, samples))
+    assert land_sources(defs, dg.DagsterInstance.ephemeral()).success
+    dg.materialize(build_warehouse_assets("duckdb"), resources=defs.resources)
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert chunks > 100
+
+    env = {
+        **os.environ,
+        "SOPHIA_ENV": "local",
+        "SOPHIA_DATA_DIR": str(data),
+        "SOPHIA_SAMPLES_DIR": str(samples),
+        "PYTHONPATH": str(REPO),
+    }
+    # Whether the OS starts the two processes close enough together to overlap is not ours to decide: each attempt
+    # asserts the outcome, and the test needs at least one attempt where the runs really contended for the pool.
+    for attempt in range(MAX_RACES):
+        if race_two_materializations(tmp_path / f"home-{attempt}", env, chunks):
+            return
+        (data / "vectors.duckdb").unlink()  # every chunk pending again for the next race
+        with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+            con.execute("DELETE FROM vector_ledger")
+    pytest.fail(f"the two runs never contended for the pool in {MAX_RACES} races")
