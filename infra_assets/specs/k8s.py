@@ -15,6 +15,7 @@ from typing import Any
 from infra_assets.autoscaling.workloads import TEI_WORKLOAD
 from infra_assets.specs.esc import EscEnvironmentSpec
 from infra_assets.specs.gpu_pool import GpuPoolSpec
+from infra_assets.specs.images import MCP_HEALTH_PATH, MCP_PORT, image_ref, mcp_server_args
 from resources.profile import ENV_VAR, TEI_MODEL, EnvProfile
 
 ESC_SECRET_NAME = "sophia-esc-secrets"
@@ -51,6 +52,7 @@ class WorkloadSpec:
     port: int = 8080
     probe_path: str = "/health"
     args: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # overrides the image's entrypoint when set
     env: Mapping[str, str] = field(default_factory=dict)  # plain, non-secret configuration
     secret_env: tuple[str, ...] = ()  # keys of the ESC-synced Secret, exposed under the same names
     on_gpu_pool: bool = False
@@ -129,15 +131,21 @@ class K8sSpec:
         return replace(self, workloads=workloads)
 
 
-def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
+def _mcp(name: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
+    """An MCP server: the platform image running `python -m <module> --transport http ...` (`specs/images.py`)."""
+    command = mcp_server_args(name)
     return WorkloadSpec(
         name=name,
         namespace="sophia-mcp",
-        image=image,
+        image=image_ref(),
         replicas=replicas,
         min_replicas=1,
         max_replicas=6,
         resources=Resources("250m", "512Mi", "1", "1Gi"),
+        port=MCP_PORT,
+        probe_path=MCP_HEALTH_PATH,
+        command=command[:3],
+        args=command[3:],
         env={ENV_VAR: env, "LOG_LEVEL": "info", **kw.pop("extra_env", {})},
         secret_env=secret_env,
         **kw,
@@ -152,17 +160,15 @@ TEI_SERVICE_URL = "http://text-embeddings-inference.sophia-inference.svc.cluster
 def build_k8s_spec(
     profile: EnvProfile, *, esc: EscEnvironmentSpec, gpu_pool: GpuPoolSpec, gpu_nodes: int | None = None
 ) -> K8sSpec:
-    """The four MCP servers (`profile.mcp_replicas` each, infrastructure-mcp one) and the embedding server
-    serving `TEI_MODEL`; TEI runs one replica per GPU node."""
+    """The four MCP servers (`profile.mcp_replicas` each, infrastructure-mcp one; all the one platform image) and
+    the embedding server serving `TEI_MODEL`; TEI runs one replica per GPU node."""
     env, replicas = profile.name, profile.mcp_replicas
     tei_replicas = gpu_pool.desired_nodes if gpu_nodes is None else gpu_nodes
     tei_url = TEI_SERVICE_URL
-    registry = "ghcr.io/sophia-ai"
     model_cache = f"/lambda/nfs/{gpu_pool.file_system_names[0]}/hf-cache" if gpu_pool.file_system_names else ""
     workloads = (
         _mcp(
             "ai-intelligence-mcp",
-            f"{registry}/ai-intelligence-mcp:1.4.0",
             env,
             replicas,
             (
@@ -177,7 +183,6 @@ def build_k8s_spec(
         ),
         _mcp(
             "data-intelligence-mcp",
-            f"{registry}/data-intelligence-mcp:1.6.2",
             env,
             replicas,
             (
@@ -193,14 +198,12 @@ def build_k8s_spec(
         ),
         _mcp(
             "infrastructure-mcp",
-            f"{registry}/infrastructure-mcp:0.9.1",
             env,
             1,
             ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "DOCKER_USERNAME", "DOCKER_TOKEN"),
         ),
         _mcp(
             "business-intelligence-mcp",
-            f"{registry}/business-intelligence-mcp:1.2.3",
             env,
             replicas,
             (*SNOWFLAKE_ENV, "PINECONE_API_KEY"),
@@ -275,6 +278,8 @@ def _container(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
         "livenessProbe": probe(6),
         "securityContext": {"allowPrivilegeEscalation": False},
     }
+    if w.command:
+        container["command"] = list(w.command)
     if w.args:
         container["args"] = list(w.args)
     if w.startup_grace_s:

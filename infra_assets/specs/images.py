@@ -1,0 +1,38 @@
+"""The one container image of the platform: the Dagster code and the four MCP servers (built by the root Dockerfile).
+
+The tag is pinned here and overridable per stack by the environment variable `SOPHIA_IMAGE_TAG` (CI sets it to
+the release it built); `image_ref()` is what every manifest uses.
+"""
+
+from __future__ import annotations
+
+import os
+
+IMAGE_REPOSITORY = "ghcr.io/sophia-ai/sophia-platform"
+IMAGE_TAG = "0.1.0"  # the project version (pyproject.toml); CI overrides it with the release it built
+IMAGE_TAG_ENV_VAR = "SOPHIA_IMAGE_TAG"
+
+MCP_SERVER_MODULES = {  # workload name -> the top-level package the container runs with `python -m`
+    "ai-intelligence-mcp": "sophia_ai_intelligence_mcp_server",
+    "data-intelligence-mcp": "sophia_data_intelligence_mcp_server",
+    "infrastructure-mcp": "sophia_infrastructure_mcp_server",
+    "business-intelligence-mcp": "sophia_business_intelligence_mcp_server",
+}
+MCP_PORT = 8080
+MCP_HEALTH_PATH = "/health"
+
+
+def image_tag(tag: str | None = None) -> str:
+    """`tag`, else `$SOPHIA_IMAGE_TAG`, else `IMAGE_TAG` (unset or empty means the default)."""
+    return tag or os.environ.get(IMAGE_TAG_ENV_VAR) or IMAGE_TAG
+
+
+def image_ref(tag: str | None = None) -> str:
+    """`ghcr.io/sophia-ai/sophia-platform:<tag>`."""
+    return f"{IMAGE_REPOSITORY}:{image_tag(tag)}"
+
+
+def mcp_server_args(workload: str, *, port: int = MCP_PORT) -> tuple[str, ...]:
+    """Container command of an MCP server: `python -m <module> --transport http --host 0.0.0.0 --port 8080`."""
+    module = MCP_SERVER_MODULES[workload]
+    return ("python", "-m", module, "--transport", "http", "--host", "0.0.0.0", "--port", str(port))
