@@ -16,6 +16,8 @@ from typing import Any, Literal
 import dagster as dg
 
 from infra_assets.settings import DEFAULT_OUT_DIR, MODE_ENV_VAR, InfraSettings
+from infra_assets.specs.cluster import CLUSTER_SOURCE_ENV_VAR
+from infra_assets.specs.images import IMAGE_TAG, IMAGE_TAG_ENV_VAR
 from resources.pulumi_stack import PulumiStackResource
 
 Target = Literal["infra", "pulumi"]
@@ -45,6 +47,8 @@ INFRA_VARIABLES: tuple[InfraVariable, ...] = (
     InfraVariable("KUBECONFIG", "infra", "kubeconfig", secret=True),
     InfraVariable("KUBE_CONTEXT", "infra", "kube_context"),
     InfraVariable("KUBERNETES_SERVICE_HOST", "infra", "kube_in_cluster", presence=True),
+    InfraVariable(IMAGE_TAG_ENV_VAR, "infra", "image_tag", default=IMAGE_TAG),
+    InfraVariable(CLUSTER_SOURCE_ENV_VAR, "infra", "cluster_source", default="k3s"),
     InfraVariable("PULUMI_BACKEND_URL", "pulumi", "backend_url"),
     InfraVariable("PULUMI_SECRETS_PROVIDER", "pulumi", "secrets_provider"),
     InfraVariable("PULUMI_ACCESS_TOKEN", "pulumi", "access_token", secret=True),

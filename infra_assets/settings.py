@@ -14,6 +14,8 @@ import dagster as dg
 from pydantic import Field
 
 from infra_assets.specs import InfraSpecs, build_infra_specs
+from infra_assets.specs.cluster import ClusterSpec, build_cluster_spec
+from infra_assets.specs.images import IMAGE_TAG
 from resources.profile import DEFAULT_ENV, PROFILES, EnvProfile, profile
 
 MODES = ("plan", "preview", "apply")
@@ -111,6 +113,8 @@ class InfraSettings(dg.ConfigurableResource):
     kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig to deploy with (KUBECONFIG).")
     kube_context: str | None = Field(default=None, description="kubeconfig context (default: current).")
     kube_in_cluster: bool = Field(default=False, description="Use the in-cluster service account, no kubeconfig.")
+    image_tag: str = Field(default=IMAGE_TAG, description="Tag of the platform image (SOPHIA_IMAGE_TAG).")
+    cluster_source: str = Field(default="k3s", description="k3s (the cluster stack owns a k3s server) | kubeconfig.")
 
     @property
     def requested_mode(self) -> str:
@@ -130,7 +134,14 @@ class InfraSettings(dg.ConfigurableResource):
 
     def specs(self, desired_nodes: int | None = None) -> InfraSpecs:
         """The desired state of every stack (override in tests to inject a deliberately bad spec)."""
-        return build_infra_specs(self.profile, organization=self.pulumi_org, desired_nodes=desired_nodes)
+        return build_infra_specs(
+            self.profile, organization=self.pulumi_org, desired_nodes=desired_nodes, image_tag=self.image_tag
+        )
+
+    def cluster(self) -> ClusterSpec:
+        """The cluster spec: the k3s server (or an existing cluster) and the pools that join it."""
+        specs = self.specs()
+        return build_cluster_spec(self.env, specs.gpu_pool, specs.node_pools, source=self.cluster_source)
 
     def missing_component_credentials(self, component: str) -> list[str]:
         """Credentials a component needs beyond the state backend."""

@@ -29,7 +29,9 @@ TEI_MODEL = "BAAI/bge-small-en-v1.5"
 TEI_DIMENSION = 384
 WORDLLAMA_DIMENSION = 256  # the dimension wordllama's wheel ships
 
-# The cluster's CPU node pools (their shape: infra_assets/specs/node_pools.py; their bounds: `EnvProfile.cpu_pools`).
+# The cluster's node pools: the GPU pool (shape: infra_assets/specs/gpu_pool.py; bounds: `EnvProfile.gpu_pool`) and
+# the CPU node pools (shape: infra_assets/specs/node_pools.py; bounds: `EnvProfile.cpu_pools`).
+AI_INTELLIGENCE_POOL = "ai-intelligence-pool"
 DATA_INTELLIGENCE_POOL = "data-intelligence-pool"
 BUSINESS_INTELLIGENCE_POOL = "business-intelligence-pool"
 
@@ -100,7 +102,7 @@ PROFILES: dict[str, EnvProfile] = {
         data_automation_running=True,
         automation_interval_s=30,
         embedder="tei",
-        gpu_pool=PoolBounds(0, 4, 1),
+        gpu_pool=PoolBounds(1, 3, 1),
         cpu_pools={DATA_INTELLIGENCE_POOL: PoolBounds(1, 2, 1), BUSINESS_INTELLIGENCE_POOL: PoolBounds(1, 2, 1)},
         mcp_replicas=2,
         scale_up_cooldown_s=120.0,

@@ -165,18 +165,18 @@ def test_plan_mode_writes_manifests_and_metadata_and_checks_pass(tmp_path: Path)
 
 def test_gpu_pool_run_config_sets_the_pool_and_tei_replicas(tmp_path: Path) -> None:
     infra = InfraSettings(env="production", out_dir=str(tmp_path))
-    run_config = {"ops": {"lambda_gpu_pool": {"config": {"desired_nodes": 4, "reason": "backlog 400000"}}}}
+    run_config = {"ops": {"lambda_gpu_pool": {"config": {"desired_nodes": 3, "reason": "backlog 400000"}}}}
     result = _materialize("production", infra, _fake_pulumi(), run_config=run_config)
     md = result.metadata()
-    assert md["lambda_gpu_pool"]["requested_nodes"] == 4
-    assert md["lambda_gpu_pool"]["desired_nodes"] == 4  # the max is allowed (above it: see test_infra_bounds)
+    assert md["lambda_gpu_pool"]["requested_nodes"] == 3
+    assert md["lambda_gpu_pool"]["desired_nodes"] == 3  # the max is allowed (above it: see test_infra_bounds)
     assert md["lambda_gpu_pool"]["reason"] == "backlog 400000"
-    assert md["k8s_deployments"]["gpu_replicas"] == 4
+    assert md["k8s_deployments"]["gpu_replicas"] == 3
 
     again = _materialize("production", infra, _fake_pulumi(), instance=result.instance).metadata()
-    assert again["lambda_gpu_pool"]["desired_nodes"] == 4  # no size requested: the current one is kept
+    assert again["lambda_gpu_pool"]["desired_nodes"] == 3  # no size requested: the current one is kept
     assert "kept the current size, from the last plan" in again["lambda_gpu_pool"]["reason"]
-    assert again["lambda_gpu_pool"]["size_source"] == "plan" and again["k8s_deployments"]["gpu_replicas"] == 4
+    assert again["lambda_gpu_pool"]["size_source"] == "plan" and again["k8s_deployments"]["gpu_replicas"] == 3
 
 
 class BadSpecSettings(InfraSettings):

@@ -29,7 +29,7 @@ from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
 from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
-RANGES = {"local": "0..1", "production": "0..4"}
+RANGES = {"local": "0..1", "production": "1..3"}
 
 
 @pytest.fixture(autouse=True)
@@ -48,9 +48,9 @@ def written(out: Path) -> list[str]:
 
 def test_check_nodes_accepts_the_bounds_and_refuses_beyond_them() -> None:
     pool = build_gpu_pool_spec(profile("production"))
-    assert [pool.check_nodes(n) for n in (0, 4)] == [0, 4]
-    for bad in (-1, 5, 1000, True):
-        with pytest.raises(NodeCountError, match=r"allowed 0\.\.4"):
+    assert [pool.check_nodes(n) for n in (1, 3)] == [1, 3]
+    for bad in (-1, 0, 4, 1000, True):
+        with pytest.raises(NodeCountError, match=r"allowed 1\.\.3"):
             pool.check_nodes(bad)
     with pytest.raises(ValueError, match=r"desired_nodes 1000 .*allowed 0\.\.1"):
         build_infra_specs(profile("local"), desired_nodes=1000)
@@ -79,7 +79,7 @@ def test_cli_refuses_before_writing_any_stack_of_an_env(tmp_path: Path) -> None:
     assert written(out) == []
 
 
-@pytest.mark.parametrize("nodes", [0, 4])
+@pytest.mark.parametrize("nodes", [1, 3])
 def test_cli_accepts_the_bounds(nodes: int, tmp_path: Path) -> None:
     out = tmp_path / "plan"
     args = ["plan", "--stack", "production-gpu-pool", "--stack", "production-k8s", "--desired-nodes", str(nodes)]
@@ -143,7 +143,7 @@ def _materialize(
     )
 
 
-@pytest.mark.parametrize("nodes", [-1, 5, 1000])
+@pytest.mark.parametrize("nodes", [-1, 4, 1000])
 def test_asset_refuses_out_of_range_run_config_without_writing(nodes: int, tmp_path: Path) -> None:
     infra = InfraSettings(env="production", out_dir=str(tmp_path / "plan"))
     instance = dg.DagsterInstance.ephemeral()
@@ -153,7 +153,7 @@ def test_asset_refuses_out_of_range_run_config_without_writing(nodes: int, tmp_p
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     description = failure.step_failure_data.user_failure_data.description
     assert "Refusing to plan stack production-gpu-pool" in description
-    assert f"desired_nodes {nodes} is out of range" in description and "allowed 0..4" in description
+    assert f"desired_nodes {nodes} is out of range" in description and "allowed 1..3" in description
     assert written(tmp_path / "plan") == []
     assert instance.get_latest_materialization_event(dg.AssetKey("lambda_gpu_pool")) is None
 
@@ -173,7 +173,7 @@ def test_k8s_plans_a_stale_recorded_size_within_the_bounds(tmp_path: Path) -> No
     replicas = {m["metadata"]["name"]: m["spec"]["replicas"] for m in manifests if m["kind"] == "Deployment"}
     assert replicas["text-embeddings-inference"] == 1
     warnings = [r.user_message for r in instance.all_logs(result.run_id) if r.level >= 30]
-    assert any("1000 is outside sophia-gpu-local's allowed range 0..1; using 1" in w for w in warnings)
+    assert any("1000 is outside ai-intelligence-pool's allowed range 0..1; using 1" in w for w in warnings)
     (check,) = result.get_asset_check_evaluations()
     assert check.passed  # the spec check plans with the same size
 
@@ -210,7 +210,7 @@ def test_sensor_never_requests_out_of_range_and_the_asset_accepts_every_request(
             context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, resources=resources)
             for request in sensor.evaluate_tick(context).run_requests:
                 requested.append(request.run_config["ops"]["lambda_gpu_pool"]["config"]["desired_nodes"])
-    assert {0, 4} <= {pool.check_nodes(n) for n in requested}  # both bounds reached, never passed
+    assert {1, 3} <= {pool.check_nodes(n) for n in requested}  # both bounds reached, never passed
 
     # Every size the sensor asks for is one the asset plans.
     infra = InfraSettings(env="production", out_dir=str(tmp_path / "plan"))

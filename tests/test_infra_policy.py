@@ -8,6 +8,8 @@ node over a 1,200 s drain target, so a ready node clears 360,000 chunks and a no
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from infra_assets.autoscaling import Decision, GpuSignal, gpu_demand
@@ -15,9 +17,9 @@ from infra_assets.pool_size import PoolSize
 from infra_assets.scaling import booting_s_left, gpu_decision, gpu_throughput, pool_policy
 from infra_assets.settings import decide_mode, missing_backend_credentials, parse_stack_name, stack_name
 from infra_assets.specs.gpu_pool import build_gpu_pool_spec
-from resources.profile import profile
+from resources.profile import PoolBounds, profile
 
-PROD = profile("production")
+PROD = dataclasses.replace(profile("production"), gpu_pool=PoolBounds(0, 4, 1))  # the cases assume a 0..4 pool
 POOL = build_gpu_pool_spec(PROD)
 NOW = 1_000_000.0
 

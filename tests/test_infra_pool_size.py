@@ -145,11 +145,11 @@ def test_an_unreadable_stack_is_an_error_without_secrets(tmp_path: Path) -> None
 def test_a_stale_size_is_planned_within_todays_bounds() -> None:
     pool = InfraSettings(env="production").specs().gpu_pool
     stale = PoolSize(9, "stack")
-    assert stale.usable(pool) == 4
+    assert stale.usable(pool) == 3
     assert stale.stale_warning(pool) == (
-        "the gpu-pool stack's outputs: GPU pool size 9 is outside sophia-gpu-production's allowed range 0..4; using 4."
+        "the gpu-pool stack's outputs: GPU pool size 9 is outside ai-intelligence-pool's allowed range 1..3; using 3."
     )
-    assert PoolSize(4, "plan").stale_warning(pool) is None
+    assert PoolSize(3, "plan").stale_warning(pool) is None
 
 
 # ---------------------------------------------------------------- one size for the assets, checks, sensor and CLI
@@ -184,19 +184,19 @@ def _tei_replicas(out: Path) -> int:
 
 def test_an_asset_sized_pool_is_what_the_sensor_the_checks_and_the_cli_see(tmp_path: Path) -> None:
     infra, instance = _infra(tmp_path), dg.DagsterInstance.ephemeral()
-    run_config = {"ops": {"lambda_gpu_pool": {"config": {"desired_nodes": 0, "reason": "drained"}}}}
+    run_config = {"ops": {"lambda_gpu_pool": {"config": {"desired_nodes": 3, "reason": "peak"}}}}
     _materialize(infra, instance, "lambda_gpu_pool", run_config=run_config)
 
     instance.report_runless_asset_event(dg.AssetMaterialization("chunks", metadata={"pending_embedding": 0}))
-    assert "Keeping 0 node(s) (from the last plan)" in _tick(instance, infra).skip_message
+    assert "Keeping 3 node(s) (from the last plan)" in _tick(instance, infra).skip_message
 
     k8s = _materialize(infra, instance, "k8s_deployments")  # the k8s asset and its spec check
     md = {k: v.value for k, v in k8s.get_asset_materialization_events()[0].materialization.metadata.items()}
-    assert md["gpu_replicas"] == 0 and md["gpu_nodes_source"] == "plan"
+    assert md["gpu_replicas"] == 3 and md["gpu_nodes_source"] == "plan"
     assert all(c.passed for c in k8s.get_asset_check_evaluations())
 
     assert cli.main(["plan", "--stack", "production-k8s", "--out", str(infra.output_dir)]) == cli.EXIT_OK
-    assert _tei_replicas(infra.output_dir) == 0
+    assert _tei_replicas(infra.output_dir) == 3
 
 
 def test_a_cli_sized_pool_is_what_the_assets_and_the_sensor_keep(tmp_path: Path) -> None:

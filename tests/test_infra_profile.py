@@ -21,6 +21,7 @@ from infra_assets.environment import INFRA_VARIABLES, resource_fields
 from infra_assets.sensors import BacklogSignal
 from infra_assets.settings import InfraSettings
 from infra_assets.specs import build_infra_specs
+from infra_assets.specs.images import IMAGE_TAG
 from resources.profile import (
     BUSINESS_INTELLIGENCE_POOL,
     DATA_INTELLIGENCE_POOL,
@@ -66,7 +67,7 @@ def test_another_profile_changes_every_spec() -> None:
     specs = build_infra_specs(STAGING)
     pool = specs.gpu_pool
     assert (pool.min_nodes, pool.max_nodes, pool.desired_nodes) == (2, 8, 3)
-    assert pool.pool_name == "sophia-gpu-staging" and pool.labels["sophia.ai/env"] == "staging"
+    assert pool.pool_name == "ai-intelligence-pool" and pool.labels["sophia.ai/env"] == "staging"
     workloads = {w.name: w for w in specs.k8s.workloads}
     tei = workloads["text-embeddings-inference"]
     assert (tei.replicas, tei.max_replicas) == (3, 8)
@@ -176,5 +177,7 @@ def test_unset_or_empty_variables_leave_the_defaults(monkeypatch: pytest.MonkeyP
             "out_dir": ".sophia/infra",
             "pulumi_org": "sophia-ai",
             "kube_in_cluster": False,
+            "image_tag": IMAGE_TAG,
+            "cluster_source": "k3s",
         }
         assert resource_fields("pulumi", secrets=secrets) == {"work_dir": ".sophia/pulumi"}  # type: ignore[arg-type]

@@ -22,12 +22,14 @@ from infra_assets.pool_size import CHANGED_AT, current_pool_size
 from infra_assets.render import PLAN_SUMMARY
 from infra_assets.sensors import SENSOR_NAME, BacklogSignal, build_backlog_sensor, scale_run_config
 from infra_assets.settings import InfraSettings
-from resources.profile import profile
+from resources.profile import PROFILES, PoolBounds, profile
 from resources.pulumi_stack import PulumiStackError, PulumiStackResource
 from sophia_platform.defs.infrastructure.definitions import EMBEDDING_BACKLOG
 
 JOB = "scale_gpu_pool_job"
-PROD = profile("production")  # 0..4 nodes, desired 1
+# The scenarios below walk a GPU pool through 0..4 nodes (the dynamics: steps, cooldowns, hysteresis), so they run
+# production's profile with those bounds; production's own bounds (1..3) are tested in test_infra_bounds.py.
+PROD = dataclasses.replace(profile("production"), gpu_pool=PoolBounds(0, 4, 1))
 TOKEN = "pul-" + "5" * 40
 
 
@@ -37,7 +39,8 @@ def instance() -> dg.DagsterInstance:
 
 
 @pytest.fixture
-def infra(tmp_path: Path) -> InfraSettings:
+def infra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> InfraSettings:
+    monkeypatch.setitem(PROFILES, "production", PROD)
     return InfraSettings(env="production", out_dir=str(tmp_path / "plan"))
 
 

@@ -29,7 +29,11 @@ class InfraSpecs:
 
 
 def build_infra_specs(
-    profile: EnvProfile, *, organization: str = "sophia-ai", desired_nodes: int | None = None
+    profile: EnvProfile,
+    *,
+    organization: str = "sophia-ai",
+    desired_nodes: int | None = None,
+    image_tag: str | None = None,
 ) -> InfraSpecs:
     """All specs for `profile`; `desired_nodes` overrides the pool size (and with it the TEI replica count).
 
@@ -40,5 +44,5 @@ def build_infra_specs(
     pool = build_gpu_pool_spec(profile)
     if desired_nodes is not None:
         pool = pool.with_desired(pool.check_nodes(desired_nodes))
-    k8s = build_k8s_spec(profile, esc=esc, gpu_pool=pool)
+    k8s = build_k8s_spec(profile, esc=esc, gpu_pool=pool, image_tag=image_tag)
     return InfraSpecs(esc=esc, gpu_pool=pool, k8s=k8s, node_pools=build_node_pool_specs(profile))

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from infra_assets.specs.pools import COMPONENT_LABEL, WORKLOAD_TYPE_LABEL, NodeCountError, check_node_count
-from resources.profile import EnvProfile
+from infra_assets.specs.pools import (
+    COMPONENT_LABEL,
+    LAMBDA_REGION,
+    SSH_KEY_NAMES,
+    WORKLOAD_TYPE_LABEL,
+    NodeCountError,
+    check_node_count,
+)
+from resources.profile import AI_INTELLIGENCE_POOL, EnvProfile
 
 GPU_POOL_LABEL = "sophia.ai/gpu-pool"
 GPU_TAINT_KEY = "nvidia.com/gpu"
@@ -68,23 +75,23 @@ class GpuPoolSpec:
 
 
 def build_gpu_pool_spec(profile: EnvProfile) -> GpuPoolSpec:
-    """The `sophia-gpu-<env>` pool of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI).
+    """The `ai-intelligence-pool` of gpu_1x_a10 instances in us-east-1 (A10: 24 GB, enough for TEI).
 
     Its size range and starting size are the profile's `gpu_pool` bounds. Its nodes carry the cluster's workload
     labels of the AI-services pool, so the cluster's node pools (`specs/node_pools.py`) and this one read alike.
     """
     bounds = profile.gpu_pool
-    pool = f"sophia-gpu-{profile.name}"
+    pool = AI_INTELLIGENCE_POOL
     return GpuPoolSpec(
         pool_name=pool,
         instance_type="gpu_1x_a10",
-        region="us-east-1",
-        ssh_key_names=("sophia-ops",),
-        file_system_names=("sophia-models-us-east-1",),
+        region=LAMBDA_REGION,
+        ssh_key_names=SSH_KEY_NAMES,
+        file_system_names=(f"sophia-models-{LAMBDA_REGION}",),
         min_nodes=bounds.min_nodes,
         max_nodes=bounds.max_nodes,
         desired_nodes=bounds.desired_nodes,
-        name_prefix=pool,
+        name_prefix=f"{pool}-{profile.name}",  # instance names are unique across the account's environments
         chunks_per_s_per_node=300.0,  # bge-small on one A10 (benchmarks/autoscaling_sim.py uses the same figure)
         drain_target_s=1200.0,
         boot_time_s=600.0,

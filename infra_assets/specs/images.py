@@ -1,12 +1,11 @@
 """The one container image of the platform: the Dagster code and the four MCP servers (built by the root Dockerfile).
 
-The tag is pinned here and overridable per stack by the environment variable `SOPHIA_IMAGE_TAG` (CI sets it to
-the release it built); `image_ref()` is what every manifest uses.
+The tag is pinned here; `SOPHIA_IMAGE_TAG` overrides it (CI sets it to the release it built). The infra plane reads
+that variable through its one table (`infra_assets/environment.py` -> `InfraSettings.image_tag`) and passes the tag
+to `image_ref(tag)`, which is what every manifest uses.
 """
 
 from __future__ import annotations
-
-import os
 
 IMAGE_REPOSITORY = "ghcr.io/sophia-ai/sophia-platform"
 IMAGE_TAG = "0.1.0"  # the project version (pyproject.toml); CI overrides it with the release it built
@@ -22,14 +21,9 @@ MCP_PORT = 8080
 MCP_HEALTH_PATH = "/health"
 
 
-def image_tag(tag: str | None = None) -> str:
-    """`tag`, else `$SOPHIA_IMAGE_TAG`, else `IMAGE_TAG` (unset or empty means the default)."""
-    return tag or os.environ.get(IMAGE_TAG_ENV_VAR) or IMAGE_TAG
-
-
 def image_ref(tag: str | None = None) -> str:
-    """`ghcr.io/sophia-ai/sophia-platform:<tag>`."""
-    return f"{IMAGE_REPOSITORY}:{image_tag(tag)}"
+    """`ghcr.io/sophia-ai/sophia-platform:<tag>` (`IMAGE_TAG` when `tag` is empty)."""
+    return f"{IMAGE_REPOSITORY}:{tag or IMAGE_TAG}"
 
 
 def mcp_server_args(workload: str, *, port: int = MCP_PORT) -> tuple[str, ...]:

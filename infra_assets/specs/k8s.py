@@ -131,13 +131,13 @@ class K8sSpec:
         return replace(self, workloads=workloads)
 
 
-def _mcp(name: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
+def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
     """An MCP server: the platform image running `python -m <module> --transport http ...` (`specs/images.py`)."""
     command = mcp_server_args(name)
     return WorkloadSpec(
         name=name,
         namespace="sophia-mcp",
-        image=image_ref(),
+        image=image,
         replicas=replicas,
         min_replicas=1,
         max_replicas=6,
@@ -158,17 +158,24 @@ TEI_SERVICE_URL = "http://text-embeddings-inference.sophia-inference.svc.cluster
 
 
 def build_k8s_spec(
-    profile: EnvProfile, *, esc: EscEnvironmentSpec, gpu_pool: GpuPoolSpec, gpu_nodes: int | None = None
+    profile: EnvProfile,
+    *,
+    esc: EscEnvironmentSpec,
+    gpu_pool: GpuPoolSpec,
+    gpu_nodes: int | None = None,
+    image_tag: str | None = None,
 ) -> K8sSpec:
     """The four MCP servers (`profile.mcp_replicas` each, infrastructure-mcp one; all the one platform image) and
     the embedding server serving `TEI_MODEL`; TEI runs one replica per GPU node."""
     env, replicas = profile.name, profile.mcp_replicas
     tei_replicas = gpu_pool.desired_nodes if gpu_nodes is None else gpu_nodes
     tei_url = TEI_SERVICE_URL
+    image = image_ref(image_tag)
     model_cache = f"/lambda/nfs/{gpu_pool.file_system_names[0]}/hf-cache" if gpu_pool.file_system_names else ""
     workloads = (
         _mcp(
             "ai-intelligence-mcp",
+            image,
             env,
             replicas,
             (
@@ -183,6 +190,7 @@ def build_k8s_spec(
         ),
         _mcp(
             "data-intelligence-mcp",
+            image,
             env,
             replicas,
             (
@@ -198,12 +206,14 @@ def build_k8s_spec(
         ),
         _mcp(
             "infrastructure-mcp",
+            image,
             env,
             1,
             ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "DOCKER_USERNAME", "DOCKER_TOKEN"),
         ),
         _mcp(
             "business-intelligence-mcp",
+            image,
             env,
             replicas,
             (*SNOWFLAKE_ENV, "PINECONE_API_KEY"),

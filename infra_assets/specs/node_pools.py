@@ -9,7 +9,7 @@ Each pool is a group of identical nodes carrying the cluster's workload labels (
 - `business-intelligence-pool` (cpu_8x_large): the analytics workloads people use interactively, sized by a
   business-hours window (the pool's max inside it, its min outside).
 
-A later issue joins and drains real nodes; until then the `node_pool/<name>` assets plan the size only.
+Their nodes join the cluster on boot and are drained before termination (`specs/cluster.py`, `lambda_cloud/`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from infra_assets.autoscaling.cpu import BusinessHours
-from infra_assets.specs.pools import COMPONENT_LABEL, WORKLOAD_TYPE_LABEL, check_node_count
+from infra_assets.specs.pools import COMPONENT_LABEL, LAMBDA_REGION, WORKLOAD_TYPE_LABEL, check_node_count
 from resources.profile import BUSINESS_INTELLIGENCE_POOL, DATA_INTELLIGENCE_POOL, EnvProfile, PoolBounds
 
 
@@ -35,6 +35,7 @@ class NodePoolSpec:
     max_step_up: int
     max_step_down: int
     labels: Mapping[str, str] = field(default_factory=dict)
+    region: str = LAMBDA_REGION
     runs_per_node: int | None = None  # sized by the run queue: run pods one node holds
     business_hours: BusinessHours | None = None  # sized by this window: max inside, min outside
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 WORKLOAD_TYPE_LABEL = "workload-type"  # node label: which workloads a pool's nodes run (e.g. data-intelligence)
 COMPONENT_LABEL = "sophia-component"  # node label: the platform component they serve (e.g. data-services)
+LAMBDA_REGION = "us-east-1"  # where every pool and the k3s server run (one region: one private network)
+SSH_KEY_NAMES = ("sophia-ops",)  # the SSH key registered in the Lambda account, put on every instance
 
 
 class NodeCountError(ValueError):
