@@ -243,7 +243,7 @@ def test_provider_pickles_without_clients(standin: LambdaCloudStandIn, fake: Fak
     provider.create(props(standin, 1))  # using it must not leave a client behind
     restored = dill.loads(dill.dumps(provider, recurse=True))
     assert isinstance(restored, LambdaGpuPoolProvider)
-    assert set(vars(restored)) == {"_captured_api_key", "_sleep", "_clock", "_wall_clock"}
+    assert set(vars(restored)) == {"_captured_api_key", "_captured_kubeconfig", "_sleep", "_clock", "_wall_clock"}
     assert KEY not in repr(provider)
 
 

@@ -100,7 +100,8 @@ def test_transient_launch_failure_resumes_in_the_same_create(
     assert outs["instance_names"] == [f"{PREFIX}-001", f"{PREFIX}-002", f"{PREFIX}-003"]  # the number was free
     assert len(standin.calls(*LAUNCH)) == 4  # the failed one, then only the three missing
     calls = [(r.method, r.path.removeprefix("/api/v1")) for r in standin.requests]
-    assert calls[:3] == [LIST, LAUNCH, LIST]  # re-listed by name before launching again
+    types = ("GET", "/instance-types")  # checked once before the first launch
+    assert calls[:4] == [LIST, types, LAUNCH, LIST]  # re-listed by name before launching again
 
 
 @pytest.mark.parametrize("status", [None, 500, 502, 504])

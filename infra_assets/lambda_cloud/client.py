@@ -19,6 +19,7 @@ from resources import http_retry
 
 DEFAULT_BASE_URL = "https://cloud.lambda.ai/api/v1"
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
+UNKNOWN_INSTANCE_TYPE = "sophia/unknown-instance-type"  # raised by `check_launchable` before any launch
 TRANSPORT_CODE_PREFIX = "transport/"
 # Answers meaning a launch was NOT carried out (rate limited, service unavailable): safe to send again. Any
 # other 5xx, a timeout or a dropped connection may follow a launch that happened: the caller re-lists instead.
@@ -51,6 +52,29 @@ class LambdaApiError(Exception):
 
 class InsufficientCapacityError(LambdaApiError):
     """Lambda has no capacity for the requested instance type in the region."""
+
+
+def check_launchable(catalog: dict[str, Any], instance_type: str, region: str) -> None:
+    """Raise unless `GET /instance-types` (`catalog`) lists `instance_type` with capacity in `region`.
+
+    Unknown type: `LambdaApiError` naming the known types; no capacity: `InsufficientCapacityError` naming the
+    regions that have some. Both are permanent (no launch is attempted).
+    """
+    entry = catalog.get(instance_type)
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(catalog)) or "none"
+        raise LambdaApiError(
+            UNKNOWN_INSTANCE_TYPE, f"Lambda has no instance type {instance_type!r} (known: {known})", None
+        )
+    regions = [r.get("name") for r in entry.get("regions_with_capacity_available") or [] if isinstance(r, dict)]
+    if region not in regions:
+        where = ", ".join(str(r) for r in regions) or "no region"
+        raise InsufficientCapacityError(
+            INSUFFICIENT_CAPACITY,
+            f"no capacity for {instance_type} in {region} right now (capacity in: {where})",
+            None,
+            "launch in a region with capacity, or retry later",
+        )
 
 
 def error_from_body(status: int, body: Any, fallback_text: str = "") -> LambdaApiError:
@@ -102,6 +126,7 @@ class LambdaCloudClient:
         if not api_key:
             raise ValueError("Lambda Cloud API key is empty")
         self._api_key = api_key
+        self._secrets: list[str] = [api_key]
         self.base_url = base_url.rstrip("/")
         self.min_request_interval_s = max(0.0, min_request_interval_s)
         self.launch_interval_s = max(0.0, launch_interval_s)
@@ -148,8 +173,13 @@ class LambdaCloudClient:
         file_system_names: Sequence[str] = (),
         name: str | None = None,
         tags: Sequence[dict[str, str]] | None = None,
+        user_data: str | None = None,
     ) -> str:
-        """Launch exactly one instance and return its id (`POST /instance-operations/launch`)."""
+        """Launch exactly one instance and return its id (`POST /instance-operations/launch`).
+
+        `user_data` is the cloud-init document the instance boots with (plain text; it may hold secrets, so it is
+        never logged or put into errors).
+        """
         body: dict[str, Any] = {
             "region_name": region_name,
             "instance_type_name": instance_type_name,
@@ -161,6 +191,8 @@ class LambdaCloudClient:
             body["name"] = name
         if tags:
             body["tags"] = [dict(t) for t in tags]
+        if user_data:
+            body["user_data"] = user_data
         data = self._data("POST", "/instance-operations/launch", body, launch=True)
         ids = [str(i) for i in (data or {}).get("instance_ids") or []]
         if len(ids) != 1:
@@ -185,8 +217,16 @@ class LambdaCloudClient:
             return "Basic " + base64.b64encode(f"{self._api_key}:".encode()).decode()
         return f"Bearer {self._api_key}"
 
+    def add_secret(self, value: str) -> None:
+        """Redact `value` (e.g. a join token in user_data) from every error this client raises."""
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if len(self._api_key) >= 4 else text
+        for secret in self._secrets:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
 
     def _redacted(self, err: LambdaApiError) -> LambdaApiError:
         suggestion = self._redact(err.suggestion) if err.suggestion else None

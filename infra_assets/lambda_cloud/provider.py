@@ -25,6 +25,17 @@ from the real (listed) count. `diff` also reports an update whenever the recorde
 Diff: desired_nodes, ssh_key_names (future launches only), api_base_url and the intervals update in place;
 pool_name, instance_type, region, name_prefix and file_system_names replace the pool, deleting it first.
 
+Joining the cluster: `user_data` is the pool's `#cloud-config` template (`infra_assets/specs/cloud_init.py`) with
+placeholders; each launch fills in the secret `join_token` (and the server's `admin_token`), the `server_url` and
+the instance's name as the node name, and sends it as the launch's `user_data`. The filled document is never
+stored in outputs or logs. Before any launch the instance type is checked against `GET /instance-types` (unknown
+type or no capacity in the region: a clear, permanent error, nothing launched).
+
+Scale-down drains first: when the pool joins a cluster (`user_data` set), each instance to terminate is cordoned
+and drained as the Kubernetes node of its name (`drain.py`, with the secret `kubeconfig`, `drain_timeout_s` and the
+explicit `force_drain`) and its Node deleted; a drain that fails or is refused stops the operation before anything
+is terminated.
+
 The API key is a secret input. It is never written to outputs; delete/read (which only receive outputs) use
 the key captured by the provider object, which Pulumi serialises into the always-secret ``__provider`` state
 field, with the LAMBDA_API_KEY environment variable as a fallback (e.g. after a key rotation).
@@ -49,7 +60,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .client import DEFAULT_BASE_URL, LambdaApiError, LambdaCloudClient
+from infra_assets.specs.cloud_init import fill_user_data
+
+from .client import DEFAULT_BASE_URL, LambdaApiError, LambdaCloudClient, check_launchable
+from .drain import DEFAULT_DRAIN_TIMEOUT_S, DrainError, drain_nodes
 from .scaling import (
     GONE_STATUSES,
     MAX_INSTANCE_NAME_LEN,
@@ -82,7 +96,13 @@ _DEFAULTS: dict[str, Any] = {
     "min_request_interval_s": 1.0,
     "launch_interval_s": 10.0,
     "ready_timeout_s": DEFAULT_READY_TIMEOUT_S,
+    "user_data": "",
+    "server_url": "",
+    "drain_timeout_s": DEFAULT_DRAIN_TIMEOUT_S,
+    "force_drain": False,
 }
+SECRET_INPUTS = ("api_key", "join_token", "admin_token", "kubeconfig")
+"""Inputs never echoed to outputs (Pulumi also stores them encrypted: `additional_secret_outputs`)."""
 _INPUT_KEYS = (
     "pool_name",
     "instance_type",
@@ -95,6 +115,10 @@ _INPUT_KEYS = (
     "min_request_interval_s",
     "launch_interval_s",
     "ready_timeout_s",
+    "user_data",
+    "server_url",
+    "drain_timeout_s",
+    "force_drain",
 )
 _MAX_PREFIX_LEN = MAX_INSTANCE_NAME_LEN - 4  # room for "-NNN"
 
@@ -125,6 +149,10 @@ class PoolSpec:
     min_request_interval_s: float = 1.0
     launch_interval_s: float = 10.0
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    user_data: str = ""  # the #cloud-config template (placeholders, no secrets); empty: plain instances
+    server_url: str = ""
+    drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S
+    force_drain: bool = False
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> PoolSpec:
@@ -142,6 +170,10 @@ class PoolSpec:
             min_request_interval_s=float(p["min_request_interval_s"]),
             launch_interval_s=float(p["launch_interval_s"]),
             ready_timeout_s=float(p["ready_timeout_s"]),
+            user_data=str(p["user_data"] or ""),
+            server_url=str(p["server_url"] or ""),
+            drain_timeout_s=float(p["drain_timeout_s"]),
+            force_drain=bool(p["force_drain"]),
         )
 
     def echo(self) -> dict[str, Any]:
@@ -158,7 +190,20 @@ class PoolSpec:
             "min_request_interval_s": self.min_request_interval_s,
             "launch_interval_s": self.launch_interval_s,
             "ready_timeout_s": self.ready_timeout_s,
+            "user_data": self.user_data,
+            "server_url": self.server_url,
+            "drain_timeout_s": self.drain_timeout_s,
+            "force_drain": self.force_drain,
         }
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """The secret inputs a launch and a drain need (never in outputs, logs or errors)."""
+
+    join_token: str = ""
+    admin_token: str = ""
+    kubeconfig: str = ""
 
 
 @dataclass
@@ -245,12 +290,14 @@ class LambdaGpuPoolProvider(ResourceProvider):
         self,
         api_key: pulumi.Input[str] | None = None,
         *,
+        kubeconfig: pulumi.Input[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self._captured_api_key = api_key
+        self._captured_kubeconfig = kubeconfig
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
@@ -318,13 +365,15 @@ class LambdaGpuPoolProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Launch the pool (adopting any members left by an earlier failed attempt)."""
         spec = PoolSpec.from_props(props)
-        outs = self._converge(spec, self._api_key(props), _Recorded({}, 0))
+        outs = self._converge(spec, self._api_key(props), _Recorded({}, 0), self._secrets(props))
         return CreateResult(f"lambda-gpu-pool:{spec.pool_name}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Scale in place to the new desired_nodes (newest instances terminated first)."""
         spec = PoolSpec.from_props(news)
-        return UpdateResult(self._converge(spec, self._api_key(news), _Recorded.from_outputs(olds)))
+        return UpdateResult(
+            self._converge(spec, self._api_key(news), _Recorded.from_outputs(olds), self._secrets(news))
+        )
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Terminate every pool member that is not already terminating/terminated."""
@@ -332,7 +381,9 @@ class LambdaGpuPoolProvider(ResourceProvider):
         recorded = _Recorded.from_outputs(props)
         with self._client(spec, self._api_key(props)) as client:
             members = [_member(raw) for raw in client.list_instances() if _is_member(raw, spec, recorded.launched_at)]
-            client.terminate([m.id for m in members if m.status not in GONE_STATUSES])
+            present = [m for m in members if m.status not in GONE_STATUSES]
+            self._drain(spec, self._secrets(props), [m.name or m.id for m in present])
+            client.terminate([m.id for m in present])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh the outputs from the live instance list."""
@@ -345,12 +396,16 @@ class LambdaGpuPoolProvider(ResourceProvider):
 
     # ---- convergence ------------------------------------------------------------------------------
 
-    def _converge(self, spec: PoolSpec, api_key: str, recorded: _Recorded) -> dict[str, Any]:
+    def _converge(self, spec: PoolSpec, api_key: str, recorded: _Recorded, secrets: _Secrets) -> dict[str, Any]:
         with self._client(spec, api_key) as client:
+            for value in (secrets.join_token, secrets.admin_token):
+                client.add_secret(value)
             listing = client.list_instances()
             launched_at = self._stamp(listing, spec, recorded.launched_at)
             members = self._members(listing, spec, launched_at)
             plan = plan_scaling(members, spec.desired_nodes)
+            if plan.launch:
+                check_launchable(client.instance_types(), spec.instance_type, spec.region)
             progress = _Launches(
                 requested=plan.launch,
                 live_before=sum(1 for m in members if is_live(m.status)),
@@ -359,13 +414,15 @@ class LambdaGpuPoolProvider(ResourceProvider):
                 sequence=_high_water(listing, spec, launched_at, recorded.name_sequence),
             )
             deadline = self._clock() + LAUNCH_RESUME_WINDOW_S
-            while not self._launch(client, spec, plan.launch, launched_at, progress, deadline):
+            while not self._launch(client, spec, plan.launch, launched_at, progress, deadline, secrets):
                 # A transient failure: the launch may have happened. Re-list, adopt it if so, re-plan.
                 listing = client.list_instances()
                 self._adopt(listing, spec, launched_at, progress)
                 plan = plan_scaling(self._members(listing, spec, launched_at), spec.desired_nodes)
                 # Reuse the failed call's number only if no instance carries it.
                 progress.sequence = _high_water(listing, spec, launched_at, progress.sequence - 1)
+            names = {m.id: m.name or m.id for m in self._members(client.list_instances(), spec, launched_at)}
+            self._drain(spec, secrets, [names.get(iid, iid) for iid in plan.terminate])
             client.terminate(plan.terminate)
             for iid in plan.terminate:
                 launched_at.pop(iid, None)
@@ -380,6 +437,7 @@ class LambdaGpuPoolProvider(ResourceProvider):
         launched_at: dict[str, float],
         progress: _Launches,
         deadline: float,
+        secrets: _Secrets = _Secrets(),
     ) -> bool:
         """Launch `count` instances; False after a transient failure worth resuming (having waited a bit).
 
@@ -397,6 +455,7 @@ class LambdaGpuPoolProvider(ResourceProvider):
                     spec.file_system_names,
                     name,
                     tags=[{"key": POOL_TAG_KEY, "value": spec.pool_name}],
+                    user_data=self._user_data(spec, secrets, name),
                 )
             except LambdaApiError as exc:
                 resumable = exc.transient and progress.resumes < MAX_LAUNCH_RESUMES and self._clock() < deadline
@@ -468,6 +527,54 @@ class LambdaGpuPoolProvider(ResourceProvider):
                 return listing
             self._sleep(READY_POLL_INTERVAL_S)
 
+    # ---- joining and draining ---------------------------------------------------------------------
+
+    def _user_data(self, spec: PoolSpec, secrets: _Secrets, node_name: str) -> str | None:
+        """The pool's cloud-config with the token, server URL and node name filled in (None: plain instances)."""
+        if not spec.user_data:
+            return None
+        return fill_user_data(
+            spec.user_data,
+            token=secrets.join_token,
+            server_url=spec.server_url,
+            node_name=node_name,
+            admin_token=secrets.admin_token,
+        )
+
+    def _drain(self, spec: PoolSpec, secrets: _Secrets, node_names: list[str]) -> None:
+        """Drain the nodes of instances about to be terminated (pools that join a cluster only)."""
+        if not node_names or not spec.user_data:
+            return
+        if not secrets.kubeconfig:
+            raise LambdaPoolScalingError(
+                f"Lambda pool {spec.pool_name!r}: refusing to terminate {', '.join(node_names)} without draining "
+                "them: no kubeconfig (the cluster stack's `kubeconfig` output) was given",
+                launched=0,
+                requested=0,
+                node_count=-1,
+                desired=spec.desired_nodes,
+            )
+        settings = {
+            "timeout_s": spec.drain_timeout_s,
+            "force": spec.force_drain,
+            "sleep": self._sleep,
+            "clock": self._clock,
+        }
+        try:
+            for report in drain_nodes(secrets.kubeconfig, node_names, settings):
+                pulumi.log.info(
+                    f"Lambda pool {spec.pool_name!r}: drained {report.node} (evicted {len(report.evicted)}, "
+                    f"forced {len(report.forced)}{', ' + report.skipped if report.skipped else ''})"
+                )
+        except DrainError as exc:
+            raise LambdaPoolScalingError(
+                f"Lambda pool {spec.pool_name!r}: scale-down stopped before terminating anything: {exc}",
+                launched=0,
+                requested=0,
+                node_count=-1,
+                desired=spec.desired_nodes,
+            ) from None
+
     # ---- helpers ----------------------------------------------------------------------------------
 
     def _members(
@@ -516,6 +623,22 @@ class LambdaGpuPoolProvider(ResourceProvider):
             "name_sequence": sequence,
         }
 
+    def _secrets(self, props: Mapping[str, Any]) -> _Secrets:
+        """The secret join/drain inputs (the kubeconfig falls back to the one captured for delete)."""
+
+        def value(key: str, captured: Any = None) -> str:
+            raw = props.get(key)
+            if isinstance(raw, str) and raw and not _is_unknown(raw):
+                return raw
+            if isinstance(captured, pulumi.Output):
+                try:
+                    captured = captured.get()
+                except Exception:  # only readable after deserialisation inside the provider process
+                    captured = None
+            return captured if isinstance(captured, str) else ""
+
+        return _Secrets(value("join_token"), value("admin_token"), value("kubeconfig", self._captured_kubeconfig))
+
     def _api_key(self, props: Mapping[str, Any]) -> str:
         """The key from the inputs, else the captured one, else $LAMBDA_API_KEY."""
         key = props.get("api_key")
@@ -548,7 +671,8 @@ class LambdaGpuPoolProvider(ResourceProvider):
 
 
 class LambdaGpuPool(pulumi.dynamic.Resource, module="lambda_cloud", name="GpuPool"):
-    """A pool of `desired_nodes` identical Lambda Cloud GPU instances named `<name_prefix>-NNN`."""
+    """A pool of `desired_nodes` identical Lambda Cloud instances named `<name_prefix>-NNN` (any pool: GPU, CPU,
+    the k3s server); with `user_data` they join the cluster on boot and are drained before termination."""
 
     instance_ids: pulumi.Output[list[str]]
     """Live (booting/active) instance ids, oldest first."""
@@ -576,9 +700,17 @@ class LambdaGpuPool(pulumi.dynamic.Resource, module="lambda_cloud", name="GpuPoo
         min_request_interval_s: pulumi.Input[float] = 1.0,
         launch_interval_s: pulumi.Input[float] = 10.0,
         ready_timeout_s: pulumi.Input[float] = DEFAULT_READY_TIMEOUT_S,
+        user_data: pulumi.Input[str] = "",
+        server_url: pulumi.Input[str] = "",
+        join_token: pulumi.Input[str] | None = None,
+        admin_token: pulumi.Input[str] | None = None,
+        kubeconfig: pulumi.Input[str] | None = None,
+        drain_timeout_s: pulumi.Input[float] = DEFAULT_DRAIN_TIMEOUT_S,
+        force_drain: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret_key = pulumi.Output.secret(api_key)
+        secret_kubeconfig = pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None
         props: dict[str, Any] = {
             "pool_name": pool_name,
             "instance_type": instance_type,
@@ -592,6 +724,13 @@ class LambdaGpuPool(pulumi.dynamic.Resource, module="lambda_cloud", name="GpuPoo
             "min_request_interval_s": min_request_interval_s,
             "launch_interval_s": launch_interval_s,
             "ready_timeout_s": ready_timeout_s,
+            "user_data": user_data,
+            "server_url": server_url,
+            "join_token": pulumi.Output.secret(join_token) if join_token is not None else None,
+            "admin_token": pulumi.Output.secret(admin_token) if admin_token is not None else None,
+            "kubeconfig": secret_kubeconfig,
+            "drain_timeout_s": drain_timeout_s,
+            "force_drain": force_drain,
             "instance_ids": None,
             "instance_ips": None,
             "instance_names": None,
@@ -599,5 +738,6 @@ class LambdaGpuPool(pulumi.dynamic.Resource, module="lambda_cloud", name="GpuPoo
             "launched_at": None,
             "name_sequence": None,
         }
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["api_key"]))
-        super().__init__(LambdaGpuPoolProvider(api_key=secret_key), resource_name, props, opts)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_INPUTS)))
+        provider = LambdaGpuPoolProvider(api_key=secret_key, kubeconfig=secret_kubeconfig)
+        super().__init__(provider, resource_name, props, opts)

@@ -2,7 +2,8 @@
 
 Implements GET /api/v1/instances, GET /api/v1/instances/{id}, POST /api/v1/instance-operations/launch (one
 instance per call; a `quantity` field is recorded and ignored, or rejected with `reject_quantity=True`),
-POST /api/v1/instance-operations/terminate and GET /api/v1/instance-types, with the documented shapes and
+(with an optional plain-text `user_data` of at most 1 MiB), POST /api/v1/instance-operations/terminate and
+GET /api/v1/instance-types, with the documented shapes and
 `{error:{code,message,suggestion?}}` errors. Checks Basic (key as user) or Bearer auth. Instances go
 booting -> active after `boot_lists` listings; terminated ones go terminating -> terminated -> gone.
 
@@ -24,6 +25,7 @@ from typing import Any
 from .http import Injected, RecordedRequest, Reply, StandinServer
 
 PREFIX = "/api/v1"
+USER_DATA_MAX_BYTES = 1024 * 1024  # the launch API's limit on `user_data` (plain-text cloud-init)
 
 INSTANCE_TYPES: dict[str, dict[str, Any]] = {
     "gpu_1x_a10": {
@@ -32,6 +34,20 @@ INSTANCE_TYPES: dict[str, dict[str, Any]] = {
         "gpu_description": "A10 (24 GB PCIe)",
         "price_cents_per_hour": 75,
         "specs": {"vcpus": 30, "memory_gib": 200, "storage_gib": 1400, "gpus": 1},
+    },
+    "cpu_4x_large": {
+        "name": "cpu_4x_large",
+        "description": "4x vCPU, 16 GiB",
+        "gpu_description": "",
+        "price_cents_per_hour": 10,
+        "specs": {"vcpus": 4, "memory_gib": 16, "storage_gib": 100, "gpus": 0},
+    },
+    "cpu_8x_large": {
+        "name": "cpu_8x_large",
+        "description": "8x vCPU, 32 GiB",
+        "gpu_description": "",
+        "price_cents_per_hour": 20,
+        "specs": {"vcpus": 8, "memory_gib": 32, "storage_gib": 200, "gpus": 0},
     },
     "gpu_8x_h100_sxm5": {
         "name": "gpu_8x_h100_sxm5",
@@ -317,6 +333,9 @@ class LambdaCloudStandIn(StandinServer):
     def _launch(self, body: Any) -> tuple[int, Any, dict]:
         if not isinstance(body, dict):
             return 400, _error("global/invalid-parameters", "Body must be a JSON object."), {}
+        user_data = body.get("user_data")
+        if user_data is not None and (not isinstance(user_data, str) or len(user_data.encode()) > USER_DATA_MAX_BYTES):
+            return 400, _error("global/invalid-parameters", "user_data must be text of at most 1 MiB."), {}
         if self.reject_quantity and "quantity" in body:
             return 400, _error("global/invalid-parameters", "Unknown field 'quantity'."), {}
         type_name, region = body.get("instance_type_name"), body.get("region_name")
