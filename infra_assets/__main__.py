@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from infra_assets.assets import (
     StackWork,
+    cluster_work,
     esc_work,
     gpu_pool_work,
     k8s_work,
@@ -40,6 +41,7 @@ from infra_assets.pool_size import PoolSizeUnavailable, usable_pool_size
 from infra_assets.render import change_counts, masked_outputs, write_plan
 from infra_assets.replicas import kept_replicas, last_planned_replicas
 from infra_assets.settings import (
+    CLUSTER,
     COMPONENTS,
     ESC,
     GPU_POOL,
@@ -93,6 +95,8 @@ def build_work(
     """
     if component == ESC:
         return esc_work(infra)
+    if component == CLUSTER:
+        return cluster_work(infra)
     if component == GPU_POOL:
         nodes = infra.specs().gpu_pool.desired_nodes if desired_nodes is None else desired_nodes
         return gpu_pool_work(infra, nodes, "python -m infra_assets")

@@ -16,9 +16,11 @@ reporting the embedding backlog (a `BacklogSignal` from the caller) and the k8s 
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from pydantic import Field
 
 from infra_assets.pool_size import (
@@ -29,8 +31,9 @@ from infra_assets.pool_size import (
     size_history,
     usable_pool_size,
 )
+from infra_assets.programs.cluster import EXISTING_KUBECONFIG_CONFIG, cluster_program
 from infra_assets.programs.esc import esc_program
-from infra_assets.programs.gpu_pool import API_KEY_CONFIG, gpu_pool_program
+from infra_assets.programs.gpu_pool import API_KEY_CONFIG, PoolJoin, gpu_pool_program
 from infra_assets.programs.k8s import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG, k8s_program
 from infra_assets.render import (
     change_counts,
@@ -43,6 +46,7 @@ from infra_assets.render import (
 )
 from infra_assets.replicas import WORKLOAD_REPLICAS, kept_replicas, last_planned_replicas
 from infra_assets.settings import (
+    CLUSTER,
     ESC,
     GPU_POOL,
     K8S,
@@ -53,6 +57,8 @@ from infra_assets.settings import (
     stack_name,
 )
 from infra_assets.signals import BacklogSignal
+from infra_assets.specs.cloud_init import render_cloud_config
+from infra_assets.specs.cluster_validation import validate_cluster
 from infra_assets.specs.esc import esc_document, render_esc_yaml
 from infra_assets.specs.gpu_pool import NodeCountError
 from infra_assets.specs.k8s import ReplicaCountError, manifest_id, render_manifests
@@ -130,6 +136,61 @@ def esc_work(infra: InfraSettings) -> StackWork:
     )
 
 
+def cluster_work(infra: InfraSettings) -> StackWork:
+    """The cluster stack: the k3s server (or an existing kubeconfig) and every pool's cloud-config, validated."""
+    spec = infra.cluster()
+    configs = {f"{p.name}.cloud-config.yaml": render_cloud_config(spec, p) for p in (spec.server, *spec.pools)}
+    summary = {
+        "cluster": spec.name,
+        "source": spec.source,
+        "k3s": {"version": spec.k3s_version, "sha256": spec.k3s_sha256, "url": spec.k3s_binary_url},
+        "server": {"instance_type": spec.server.instance_type, "region": spec.server.region},
+        "pools": [
+            {
+                "name": p.name,
+                "instance_type": p.instance_type,
+                "nodes": {"min": p.min_nodes, "desired": p.desired_nodes, "max": p.max_nodes},
+                "labels": p.node_labels,
+                "taints": [str(t) for t in p.taints],
+            }
+            for p in spec.pools
+        ],
+        "outputs": {"kubeconfig": "[secret]", "joinToken": "[secret]", "serverUrl": "the server's https URL"},
+    }
+    text = yaml.safe_dump(summary, sort_keys=False)
+    config: dict[str, StackConfigValue] = {}
+    if spec.owns_server and infra.lambda_api_key:
+        config[API_KEY_CONFIG] = StackConfigValue(infra.lambda_api_key, secret=True)
+    if not spec.owns_server and infra.kubeconfig:
+        content = (
+            Path(infra.kubeconfig).expanduser().read_text() if Path(infra.kubeconfig).expanduser().is_file() else ""
+        )
+        if content:
+            config[EXISTING_KUBECONFIG_CONFIG] = StackConfigValue(content, secret=True)
+    return StackWork(
+        component=CLUSTER,
+        stack=infra.stack(CLUSTER),
+        files={"cluster.yaml": text, **configs},
+        metadata={
+            "cluster": spec.name,
+            "source": spec.source,
+            "k3s_version": spec.k3s_version,
+            "pools": len(spec.pools),
+            "cloud_configs": len(configs),
+        },
+        objects={spec.name: text, **{name.removesuffix(".yaml"): body for name, body in configs.items()}},
+        program=cluster_program(spec, api_base_url=infra.lambda_api_base_url),
+        report=validate_cluster(spec),
+        config=config,
+    )
+
+
+def pool_join(infra: InfraSettings, pool_name: str) -> PoolJoin:
+    """How the nodes of `pool_name` join the cluster (its cloud-config, the cluster stack's outputs)."""
+    cluster = infra.cluster()
+    return PoolJoin(render_cloud_config(cluster, cluster.pool(pool_name)), infra.stack_ref(CLUSTER))
+
+
 def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str, before: int | None = None) -> StackWork:
     """The gpu-pool stack at `desired_nodes`; the Lambda key goes in as secret config.
 
@@ -155,7 +216,7 @@ def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str, before:
             **size_history(infra.output_dir, stack, pool.desired_nodes, time.time(), before),
         },
         objects={pool.pool_name: text},
-        program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url),
+        program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url, join=pool_join(infra, pool.pool_name)),
         report=validate_gpu_pool(pool),
         config=config,
     )

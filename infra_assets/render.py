@@ -47,7 +47,7 @@ def gpu_pool_yaml(pool: GpuPoolSpec, *, reason: str) -> str:
         "name_prefix": pool.name_prefix,
         "nodes": {"min": pool.min_nodes, "desired": pool.desired_nodes, "max": pool.max_nodes},
         "node_labels": dict(pool.labels),
-        "node_taint": f"{pool.taint_key}:NoSchedule",
+        "node_taint": f"{pool.taint_key}=present:NoSchedule",
         "scaling": {
             "chunks_per_s_per_node": pool.chunks_per_s_per_node,
             "drain_target_s": pool.drain_target_s,

@@ -20,8 +20,9 @@ from resources.profile import DEFAULT_ENV, PROFILES, EnvProfile, profile
 
 MODES = ("plan", "preview", "apply")
 MODE_ENV_VAR = "SOPHIA_INFRA_MODE"
-ESC, GPU_POOL, K8S = "esc", "gpu-pool", "k8s"
-COMPONENTS = (ESC, GPU_POOL, K8S)
+ESC, CLUSTER, GPU_POOL, K8S = "esc", "cluster", "gpu-pool", "k8s"
+COMPONENTS = (ESC, CLUSTER, GPU_POOL, K8S)  # in dependency order: the pools join the cluster, k8s deploys onto it
+PULUMI_PROJECT = "sophia-ai"
 DEFAULT_OUT_DIR = ".sophia/infra"
 _DIY_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
 _PASSPHRASE_PROVIDERS = (None, "", "passphrase", "default")
@@ -132,6 +133,10 @@ class InfraSettings(dg.ConfigurableResource):
     def stack(self, component: str) -> str:
         return stack_name(self.env, component)
 
+    def stack_ref(self, component: str) -> str:
+        """The fully qualified stack name a `StackReference` reads, e.g. `sophia-ai/sophia-ai/production-cluster`."""
+        return f"{self.pulumi_org}/{PULUMI_PROJECT}/{self.stack(component)}"
+
     def specs(self, desired_nodes: int | None = None) -> InfraSpecs:
         """The desired state of every stack (override in tests to inject a deliberately bad spec)."""
         return build_infra_specs(
@@ -147,10 +152,15 @@ class InfraSettings(dg.ConfigurableResource):
         """Credentials a component needs beyond the state backend."""
         if component == ESC:
             return []  # the pulumiservice provider needs PULUMI_ACCESS_TOKEN; checked with the backend
+        if component == CLUSTER:
+            if self.cluster().owns_server:
+                return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
+            return [] if self.kubeconfig else ["KUBECONFIG"]
         if component == GPU_POOL:
             return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
-        if component == K8S:
-            return [] if (self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]
+        if component == K8S:  # a cluster the project owns hands its kubeconfig over through the cluster stack
+            owned = self.cluster().owns_server
+            return [] if (owned or self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]
         raise ValueError(f"unknown infra component {component!r}")
 
     def secret_values(self) -> list[str]:

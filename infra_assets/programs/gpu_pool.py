@@ -1,12 +1,15 @@
 """The `<env>-gpu-pool` stack: the Lambda GPU pool as the `LambdaGpuPool` dynamic resource.
 
 The Lambda API key reaches the program only as the secret stack config value `lambdaApiKey`, so it stays
-encrypted in the stack's config and state.
+encrypted in the stack's config and state. With `join`, the nodes join the cluster on boot: each launch passes the
+pool's cloud-config, filled with the cluster stack's `serverUrl` and secret `joinToken` (read through a
+`StackReference`), and scale-down drains with its secret `kubeconfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pulumi
 
@@ -17,13 +20,35 @@ API_KEY_CONFIG = "lambdaApiKey"
 DESIRED_NODES_OUTPUT = "desired_nodes"  # what the pool was sized to (read back by infra_assets.pool_size)
 
 
-def gpu_pool_program(pool: GpuPoolSpec, *, api_base_url: str | None = None) -> Callable[[], None]:
-    """A program that sizes the pool to `pool.desired_nodes`."""
+@dataclass(frozen=True)
+class PoolJoin:
+    """How a pool's nodes join the cluster: its cloud-config template and the cluster stack holding the secrets."""
+
+    user_data: str  # `specs/cloud_init.render_cloud_config` (placeholders only)
+    cluster_stack: str  # fully qualified, e.g. `sophia-ai/sophia-ai/production-cluster`
+    drain_timeout_s: float = 600.0
+    force_drain: bool = False
+
+
+def gpu_pool_program(
+    pool: GpuPoolSpec, *, api_base_url: str | None = None, join: PoolJoin | None = None
+) -> Callable[[], None]:
+    """A program that sizes the pool to `pool.desired_nodes` (joining the cluster with `join`)."""
 
     def program() -> None:
         from infra_assets.lambda_cloud.provider import LambdaGpuPool  # heavy; only when a stack runs
 
-        extra = {"api_base_url": api_base_url} if api_base_url else {}
+        extra: dict = {"api_base_url": api_base_url} if api_base_url else {}
+        if join is not None:
+            cluster = pulumi.StackReference(join.cluster_stack)
+            extra |= {
+                "user_data": join.user_data,
+                "server_url": cluster.get_output("serverUrl"),
+                "join_token": cluster.get_output("joinToken"),
+                "kubeconfig": cluster.get_output("kubeconfig"),
+                "drain_timeout_s": join.drain_timeout_s,
+                "force_drain": join.force_drain,
+            }
         gpu_pool = LambdaGpuPool(
             RESOURCE_NAME,
             pool_name=pool.pool_name,

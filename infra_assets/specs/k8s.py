@@ -2,8 +2,13 @@
 
 Workloads read credentials only through `secretKeyRef`s to one Secret per namespace that the External
 Secrets Operator syncs from the ESC environment (ClusterSecretStore `pulumi` provider + ExternalSecret);
-no Secret object with data is ever rendered. GPU workloads select the Lambda pool's nodes by label and
-tolerate its taint.
+no Secret object with data is ever rendered.
+
+Placement: every workload belongs to a domain and runs on that domain's node pool (`nodeSelector` on the pool's
+`workload-type` label; the AI pool's GPU taint is tolerated by the AI workloads); GPU workloads additionally select
+the GPU pool by its own label. Each Deployment has a PodDisruptionBudget (`maxUnavailable: 1`), which the drain
+before a node's termination respects. Each domain's workloads are deployed only when its `deploy_<domain>` flag is
+on (stack config of the k8s stack, default on; the infrastructure server is always deployed).
 """
 
 from __future__ import annotations
@@ -13,14 +18,29 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infra_assets.autoscaling.workloads import TEI_WORKLOAD
+from infra_assets.specs.cluster import GPU_TAINT
 from infra_assets.specs.esc import EscEnvironmentSpec
 from infra_assets.specs.gpu_pool import GpuPoolSpec
 from infra_assets.specs.images import MCP_HEALTH_PATH, MCP_PORT, image_ref, mcp_server_args
+from infra_assets.specs.pools import WORKLOAD_TYPE_LABEL
 from resources.profile import ENV_VAR, TEI_MODEL, EnvProfile
 
 ESC_SECRET_NAME = "sophia-esc-secrets"
 ESO_API_VERSION = "external-secrets.io/v1"
 PART_OF = "sophia-ai"
+DOMAIN_LABEL = "sophia.ai/domain"
+AI_INTELLIGENCE, DATA_INTELLIGENCE, BUSINESS_INTELLIGENCE = (
+    "ai-intelligence",
+    "data-intelligence",
+    "business-intelligence",
+)
+DOMAINS = (AI_INTELLIGENCE, DATA_INTELLIGENCE, BUSINESS_INTELLIGENCE)  # each behind a `deploy_<domain>` flag
+INFRASTRUCTURE = "infrastructure"  # always deployed; runs on the data-intelligence pool
+
+
+def deploy_flag(domain: str) -> str:
+    """Stack config key of a domain's flag, e.g. `deploy_ai_intelligence`."""
+    return f"deploy_{domain.replace('-', '_')}"
 
 
 class ReplicaCountError(ValueError):
@@ -58,6 +78,9 @@ class WorkloadSpec:
     on_gpu_pool: bool = False
     startup_grace_s: int = 0  # extra startup time (model download) before liveness applies
     host_volumes: Mapping[str, str] = field(default_factory=dict)  # mount path -> host path
+    domain: str = INFRASTRUCTURE  # which `deploy_<domain>` flag deploys it
+    node_selector: Mapping[str, str] = field(default_factory=dict)  # its domain's pool
+    tolerations: tuple[Mapping[str, str], ...] = ()
 
     @property
     def version(self) -> str:
@@ -131,8 +154,17 @@ class K8sSpec:
         return replace(self, workloads=workloads)
 
 
+def _placement(domain: str, pool_type: str) -> dict[str, Any]:
+    """Domain, pool selector and tolerations of a workload of `domain` running on the `pool_type` pool."""
+    tolerations = (GPU_TAINT.toleration(),) if pool_type == AI_INTELLIGENCE else ()
+    return {"domain": domain, "node_selector": {WORKLOAD_TYPE_LABEL: pool_type}, "tolerations": tolerations}
+
+
 def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, ...], **kw: Any) -> WorkloadSpec:
     """An MCP server: the platform image running `python -m <module> --transport http ...` (`specs/images.py`)."""
+    domain = name.removesuffix("-mcp")
+    pool_type = domain if domain in DOMAINS else DATA_INTELLIGENCE
+    kw = {**_placement(domain, pool_type), **kw}
     command = mcp_server_args(name)
     return WorkloadSpec(
         name=name,
@@ -233,6 +265,7 @@ def build_k8s_spec(
             on_gpu_pool=True,
             startup_grace_s=600,
             host_volumes={"/data": model_cache} if model_cache else {},
+            domain=AI_INTELLIGENCE,
         ),
     )
     return K8sSpec(
@@ -245,13 +278,15 @@ def build_k8s_spec(
     )
 
 
-def _labels(spec: K8sSpec, name: str, version: str | None = None) -> dict[str, str]:
+def _labels(spec: K8sSpec, name: str, version: str | None = None, domain: str | None = None) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
         "sophia.ai/env": spec.env,
     }
+    if domain:
+        labels[DOMAIN_LABEL] = domain
     if version:
         labels["app.kubernetes.io/version"] = version[:63].replace(":", "-")
     return labels
@@ -309,6 +344,10 @@ def _deployment(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
         pod_spec["tolerations"] = [{"key": spec.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}]
     else:
         pod_spec["securityContext"] = {"runAsNonRoot": True}
+        if w.node_selector:
+            pod_spec["nodeSelector"] = dict(w.node_selector)
+        if w.tolerations:
+            pod_spec["tolerations"] = [dict(t) for t in w.tolerations]
     if w.host_volumes:
         pod_spec["volumes"] = [
             {"name": f"host-{i}", "hostPath": {"path": w.host_volumes[path], "type": "DirectoryOrCreate"}}
@@ -319,7 +358,7 @@ def _deployment(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name, w.version)},
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name, w.version, w.domain)},
         "spec": {
             "replicas": w.replicas,
             "revisionHistoryLimit": 10,
@@ -334,11 +373,24 @@ def _service(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name)},
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name, domain=w.domain)},
         "spec": {
             "type": "ClusterIP",
             "selector": {"app.kubernetes.io/name": w.name, "app.kubernetes.io/part-of": PART_OF},
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _disruption_budget(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
+    """At most one pod of `w` down at a time: a drain evicts them one by one (and waits while one restarts)."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": w.name, "namespace": w.namespace, "labels": _labels(spec, w.name, domain=w.domain)},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": w.name, "app.kubernetes.io/part-of": PART_OF}},
         },
     }
 
@@ -391,7 +443,7 @@ def secret_keys_by_namespace(spec: K8sSpec) -> dict[str, list[str]]:
 
 
 def render_manifests(spec: K8sSpec) -> list[dict[str, Any]]:
-    """Plain manifests in apply order: namespaces, secret store, synced secrets, deployments, services."""
+    """Plain manifests in apply order: namespaces, secret store, synced secrets, deployments, services, PDBs."""
     manifests: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": _labels(spec, ns)}}
         for ns in spec.namespaces
@@ -400,7 +452,13 @@ def render_manifests(spec: K8sSpec) -> list[dict[str, Any]]:
     manifests += [_external_secret(spec, ns, keys) for ns, keys in secret_keys_by_namespace(spec).items() if keys]
     manifests += [_deployment(spec, w) for w in spec.workloads]
     manifests += [_service(spec, w) for w in spec.workloads]
+    manifests += [_disruption_budget(spec, w) for w in spec.workloads]
     return manifests
+
+
+def manifest_domain(manifest: Mapping[str, Any]) -> str | None:
+    """The domain a manifest belongs to (`sophia.ai/domain`), None for shared objects (namespaces, secrets)."""
+    return manifest.get("metadata", {}).get("labels", {}).get(DOMAIN_LABEL)
 
 
 def manifest_id(manifest: Mapping[str, Any]) -> str:
