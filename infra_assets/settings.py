@@ -158,9 +158,8 @@ class InfraSettings(dg.ConfigurableResource):
             return [] if self.kubeconfig else ["KUBECONFIG"]
         if component == GPU_POOL:
             return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
-        if component == K8S:  # a cluster the project owns hands its kubeconfig over through the cluster stack
-            owned = self.cluster().owns_server
-            return [] if (owned or self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]
+        if component == K8S:  # `python -m infra_assets bootstrap` writes the cluster stack's kubeconfig to a file
+            return [] if (self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]
         raise ValueError(f"unknown infra component {component!r}")
 
     def secret_values(self) -> list[str]:

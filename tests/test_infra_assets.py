@@ -145,14 +145,14 @@ def test_plan_mode_writes_manifests_and_metadata_and_checks_pass(tmp_path: Path)
     pool = yaml.safe_load((tmp_path / "local-gpu-pool" / "gpu-pool.yaml").read_text())
     assert pool["nodes"] == {"min": 0, "desired": 1, "max": 1}
     summary = json.loads((tmp_path / "local-k8s" / "plan.json").read_text())
-    assert summary["mode"] == "plan" and summary["resources_planned"] == 15
+    assert summary["mode"] == "plan" and summary["resources_planned"] == 21
 
     md = result.metadata()
     assert {m["mode"] for m in md.values()} == {"plan"}
     assert md["esc_environment"]["secrets_referenced"] == 26
     assert md["esc_environment"]["env_vars_exported"] == 28
     assert md["lambda_gpu_pool"]["desired_nodes"] == 1 and md["lambda_gpu_pool"]["max_nodes"] == 1
-    assert md["k8s_deployments"]["resources_planned"] == 15 and md["k8s_deployments"]["gpu_replicas"] == 1
+    assert md["k8s_deployments"]["resources_planned"] == 21 and md["k8s_deployments"]["gpu_replicas"] == 1
     assert md["k8s_deployments"]["plan_dir"] == str(tmp_path / "local-k8s")
     assert "PLAN: rendered desired state, nothing was applied" in md["k8s_deployments"]["plan"]
     assert "changes_total" not in md["k8s_deployments"]
@@ -160,7 +160,7 @@ def test_plan_mode_writes_manifests_and_metadata_and_checks_pass(tmp_path: Path)
     checks = result.checks()
     assert {name for (_, name) in checks} == {"spec_valid"}  # no_drift is skipped outside apply mode
     assert all(c.passed for c in checks.values())
-    assert checks[("k8s_deployments", "spec_valid")].metadata["schema_validated"].value == 12
+    assert checks[("k8s_deployments", "spec_valid")].metadata["schema_validated"].value == 18
 
 
 def test_gpu_pool_run_config_sets_the_pool_and_tei_replicas(tmp_path: Path) -> None:

@@ -110,7 +110,12 @@ class FakePulumi(PulumiStackResource):
 def test_cli_plan_renders_every_stack(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     assert cli.main(["plan", "--env", "production", "--out", str(out)]) == cli.EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["production-esc", "production-gpu-pool", "production-k8s"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "production-cluster",
+        "production-esc",
+        "production-gpu-pool",
+        "production-k8s",
+    ]
     pool = yaml.safe_load((out / "production-gpu-pool" / "gpu-pool.yaml").read_text())
     assert pool["nodes"]["desired"] == 1
 
@@ -119,7 +124,7 @@ def test_cli_plan_defaults_to_the_current_mode(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("SOPHIA_ENV", raising=False)
     out = tmp_path / "cli"
     assert cli.main(["plan", "--out", str(out)]) == cli.EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["local-esc", "local-gpu-pool", "local-k8s"]
+    assert sorted(p.name for p in out.iterdir()) == ["local-cluster", "local-esc", "local-gpu-pool", "local-k8s"]
 
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

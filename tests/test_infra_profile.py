@@ -96,7 +96,12 @@ def test_a_registered_profile_is_an_environment_for_settings_definitions_and_cli
 
     out = tmp_path / "cli"
     assert cli.main(["plan", "--env", "staging", "--out", str(out)]) == cli.EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["staging-esc", "staging-gpu-pool", "staging-k8s"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "staging-cluster",
+        "staging-esc",
+        "staging-gpu-pool",
+        "staging-k8s",
+    ]
     pool = yaml.safe_load((out / "staging-gpu-pool" / "gpu-pool.yaml").read_text())
     assert pool["nodes"] == {"min": 2, "desired": 3, "max": 8}
     assert cli.main(["plan", "--stack", "staging-gpu-pool", "--desired-nodes", "9", "--out", str(out)]) == (

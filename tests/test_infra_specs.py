@@ -159,7 +159,7 @@ def test_rendered_yaml_is_plain(specs) -> None:
 def test_k8s_spec_is_valid_against_schemas(specs) -> None:
     report = validate_k8s(specs.k8s)
     assert report.passed, report.markdown()
-    assert report.counts["schema_validated"] == 12 and report.counts["schema_skipped_crds"] == 3
+    assert report.counts["schema_validated"] == 18 and report.counts["schema_skipped_crds"] == 3
 
 
 def test_tei_replicas_follow_the_gpu_pool() -> None:
@@ -202,7 +202,7 @@ def test_literal_secrets_are_redacted_from_manifests() -> None:
 
 
 def test_schema_violation_is_reported_with_location() -> None:
-    deployment = render_manifests(build_infra_specs(profile("local")).k8s)[-6]
+    deployment = render_manifests(build_infra_specs(profile("local")).k8s)[-12]  # then 5 Services, 5 PDBs, 1 DaemonSet
     assert deployment["kind"] == "Deployment"
     deployment["spec"]["replicas"] = "two"
     findings, validated, skipped = schema_findings([deployment], "1.30")

@@ -395,6 +395,42 @@ def _disruption_budget(spec: K8sSpec, w: WorkloadSpec) -> dict[str, Any]:
     }
 
 
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.2"
+
+
+def _device_plugin(spec: K8sSpec) -> dict[str, Any]:
+    """The NVIDIA device plugin on the GPU pool's nodes: advertises `nvidia.com/gpu` so TEI can request it."""
+    name = "nvidia-device-plugin"
+    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": "kube-system", "labels": _labels(spec, name, domain=AI_INTELLIGENCE)},
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": _labels(spec, name, domain=AI_INTELLIGENCE)},
+                "spec": {
+                    "priorityClassName": "system-node-critical",
+                    "nodeSelector": dict(spec.gpu_node_selector),
+                    "tolerations": [{"key": spec.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}],
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": DEVICE_PLUGIN_IMAGE,
+                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                            "volumeMounts": [{"name": "device-plugin", "mountPath": "/var/lib/kubelet/device-plugins"}],
+                        }
+                    ],
+                    "volumes": [{"name": "device-plugin", "hostPath": {"path": "/var/lib/kubelet/device-plugins"}}],
+                },
+            },
+        },
+    }
+
+
 def _secret_store(spec: K8sSpec) -> dict[str, Any]:
     token_ns, token_name, token_key = spec.eso_token_secret
     return {
@@ -443,7 +479,8 @@ def secret_keys_by_namespace(spec: K8sSpec) -> dict[str, list[str]]:
 
 
 def render_manifests(spec: K8sSpec) -> list[dict[str, Any]]:
-    """Plain manifests in apply order: namespaces, secret store, synced secrets, deployments, services, PDBs."""
+    """Plain manifests in apply order: namespaces, secret store, synced secrets, deployments, services, PDBs, and
+    the NVIDIA device plugin."""
     manifests: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": _labels(spec, ns)}}
         for ns in spec.namespaces
@@ -453,6 +490,7 @@ def render_manifests(spec: K8sSpec) -> list[dict[str, Any]]:
     manifests += [_deployment(spec, w) for w in spec.workloads]
     manifests += [_service(spec, w) for w in spec.workloads]
     manifests += [_disruption_budget(spec, w) for w in spec.workloads]
+    manifests.append(_device_plugin(spec))
     return manifests
 
 
