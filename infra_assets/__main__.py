@@ -6,6 +6,7 @@
     python -m infra_assets up --stack production-gpu-pool --desired-nodes 2
     python -m infra_assets scale --env production --workload data-intelligence-mcp --factor 2  # replicas x2, up
     python -m infra_assets scale --workload data-intelligence-mcp --factor 0.5 --plan        # write the plan only
+    python -m infra_assets bootstrap --env production       # esc, cluster, kubeconfig file, gpu-pool, k8s: `up` each
 
 Credentials come from the environment (LAMBDA_API_KEY, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE,
 KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infra_assets preview ...`.
@@ -17,12 +18,21 @@ the stack's outputs for preview/up, the last plan for plan), and the k8s stack k
 (`infra_assets.replicas`). `scale` multiplies one workload's current replicas by `--factor` (rounded up, kept
 within the workload's min..max; TEI follows the GPU pool and is refused) and runs `up` of the k8s stack (`--plan`:
 write the plan only), as the `scale_workloads_job` does with run config `replicas`.
+
+`bootstrap` takes an empty account to a running cluster, one idempotent step after another (each an `up`, so a
+re-run changes nothing that is already there): the ESC environment, the cluster stack (k3s server, tokens,
+kubeconfig), the cluster's kubeconfig written to `<out>/<env>-cluster/kubeconfig` (mode 0600; never printed), the
+GPU pool (its nodes join), then the k8s stack with that kubeconfig and the Pulumi token as the External Secrets
+store's Secret (the operator chart and the NVIDIA device plugin are part of that stack).
 """
 
 import argparse
+import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra_assets.assets import (
     StackWork,
@@ -38,6 +48,8 @@ from infra_assets.autoscaling import ReplicaBounds
 from infra_assets.autoscaling.workloads import replicas_key, scale_workloads
 from infra_assets.environment import infra_settings, pulumi_resource, resource_fields
 from infra_assets.pool_size import PoolSizeUnavailable, usable_pool_size
+from infra_assets.programs.cluster import KUBECONFIG_OUTPUT
+from infra_assets.programs.k8s import ACCESS_TOKEN_CONFIG
 from infra_assets.render import change_counts, masked_outputs, write_plan
 from infra_assets.replicas import kept_replicas, last_planned_replicas
 from infra_assets.settings import (
@@ -55,7 +67,13 @@ from infra_assets.settings import (
 from infra_assets.specs.gpu_pool import NodeCountError
 from infra_assets.specs.k8s import ReplicaCountError
 from resources.profile import current_env
-from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, StackLockedError, cli_available
+from resources.pulumi_stack import (
+    PulumiCliMissingError,
+    PulumiStackResource,
+    StackConfigValue,
+    StackLockedError,
+    cli_available,
+)
 
 EXIT_OK = 0
 EXIT_PULUMI_FAILED = 1
@@ -74,6 +92,9 @@ NO_CLI_MESSAGE = (
 
 COMMAND_MODES = {"plan": "plan", "preview": "preview", "up": "apply"}  # command -> infra mode
 SCALE = "scale"
+BOOTSTRAP = "bootstrap"
+BOOTSTRAP_STEPS = (ESC, CLUSTER, GPU_POOL, K8S)  # the order an empty account needs them in
+KUBECONFIG_FILE = "kubeconfig"
 
 
 def _settings(env: str, command: str, out_dir: str | None) -> InfraSettings:
@@ -178,7 +199,9 @@ def _sized(args: argparse.Namespace, job: StackJob, pulumi: PulumiStackResource)
 
     size, kept = usable_pool_size(job.infra, pulumi, warn)
     print(f"{job.stack}: keeping the GPU pool at its current {kept} node(s), from {size.label}")
-    return build_work(job.infra, job.component, kept, job.replicas)
+    rebuilt = build_work(job.infra, job.component, kept, job.replicas)
+    extra = {k: v for k, v in job.work.config.items() if k not in rebuilt.config}  # e.g. bootstrap's token
+    return dataclasses.replace(rebuilt, config={**rebuilt.config, **extra}) if extra else rebuilt
 
 
 def _stacks(args: argparse.Namespace) -> list[str]:
@@ -191,10 +214,69 @@ def _stacks(args: argparse.Namespace) -> list[str]:
 
 
 def _action(args: argparse.Namespace) -> str:
-    """The stack action: the command, or for `scale` `up` (`plan` with `--plan`)."""
+    """The stack action: the command, or for `scale` `up` (`plan` with `--plan`); `bootstrap` runs `up`."""
     if args.command == SCALE:
         return "plan" if args.plan else "up"
+    if args.command == BOOTSTRAP:
+        return "up"
     return args.command
+
+
+def write_kubeconfig(infra: InfraSettings, pulumi: PulumiStackResource) -> Path:
+    """The cluster stack's secret `kubeconfig` output written to `<out>/<env>-cluster/kubeconfig` (0600)."""
+    outputs = pulumi.outputs(infra.stack(CLUSTER), cluster_work(infra).program, reveal_secrets=True)
+    kubeconfig = outputs.get(KUBECONFIG_OUTPUT)
+    if not isinstance(kubeconfig, str) or not kubeconfig:
+        raise PoolSizeUnavailable(f"stack {infra.stack(CLUSTER)} has no kubeconfig output yet")
+    path = infra.output_dir / infra.stack(CLUSTER) / KUBECONFIG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(kubeconfig)
+    return path
+
+
+def bootstrap(args: argparse.Namespace) -> int:
+    """Each bootstrap step in order (see the module doc); stops at the first that fails."""
+    if args.stack or args.workload or args.factor is not None or args.plan or args.desired_nodes is not None:
+        print("error: bootstrap takes --env and --out only", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        env = check_env(args.env or current_env())
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    infra = _settings(env, "up", args.out)
+    pulumi = _pulumi_resource()
+    print(f"bootstrap {env}: " + " -> ".join(infra.stack(c) for c in BOOTSTRAP_STEPS))
+    for component in BOOTSTRAP_STEPS:
+        step = infra
+        work = build_work(step, component, None)
+        if component == K8S:
+            try:
+                path = write_kubeconfig(infra, pulumi)
+            except Exception as e:
+                print(
+                    f"error: reading the cluster's kubeconfig: {secret_redactor(infra, pulumi, work)(str(e))}",
+                    file=sys.stderr,
+                )
+                return EXIT_PULUMI_FAILED
+            print(f"{infra.stack(CLUSTER)}: kubeconfig written to {path} (mode 0600)")
+            step = infra.model_copy(update={"kubeconfig": str(path)})
+            work = build_work(step, component, None)
+            token = getattr(pulumi, "access_token", None)
+            if token:
+                config = {**work.config, ACCESS_TOKEN_CONFIG: StackConfigValue(token, secret=True)}
+                work = dataclasses.replace(work, config=config)
+        code = _run_one(args, StackJob(step.stack(component), step, component, work))
+        if code != EXIT_OK:
+            print(
+                f"bootstrap stopped at {step.stack(component)} (exit {code}); fix and re-run: done steps stay.",
+                file=sys.stderr,
+            )
+            return code
+    print(f"bootstrap {env}: done")
+    return EXIT_OK
 
 
 def _run_one(args: argparse.Namespace, job: StackJob) -> int:
@@ -242,7 +324,7 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exit codes in the epilog)."""
     p = argparse.ArgumentParser(prog="python -m infra_assets", description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("command", choices=["plan", "preview", "up", SCALE])
+    p.add_argument("command", choices=["plan", "preview", "up", SCALE, BOOTSTRAP])
     p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
     p.add_argument("--env", help="plan: every stack of this environment (a profile name; default: SOPHIA_ENV)")
     p.add_argument("--out", default=None, help="plan directory (default: SOPHIA_INFRA_OUT, else .sophia/infra)")
@@ -261,6 +343,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command for each stack; returns the process exit code."""
     args = parser().parse_args(argv)
+    if args.command == BOOTSTRAP:
+        return bootstrap(args)
     try:
         jobs = prepare(args)
     except ValueError as e:

@@ -23,6 +23,7 @@ import dagster as dg
 import yaml
 from pydantic import Field
 
+from infra_assets.autoscaling.workloads import replicas_key
 from infra_assets.pool_size import (
     DESIRED_NODES,
     PoolSize,
@@ -240,7 +241,10 @@ def k8s_work(
     raw = render_manifests(spec)
     manifests, _ = scan_manifests(raw)
     text = manifests_yaml(manifests)
-    config: dict[str, StackConfigValue] = {}
+    # The brief's surface: each workload's replicas as stack config `<workload>_replicas` (TEI follows the pool).
+    config: dict[str, StackConfigValue] = {
+        replicas_key(w.name): StackConfigValue(str(w.replicas)) for w in spec.workloads if not w.on_gpu_pool
+    }
     if infra.kubeconfig:
         config[KUBECONFIG_CONFIG] = StackConfigValue(infra.kubeconfig)
     if infra.kube_context:
@@ -261,7 +265,7 @@ def k8s_work(
             WORKLOAD_REPLICAS: spec.replicas,
         },
         objects={manifest_id(m): manifests_yaml([m]) for m in manifests},
-        program=k8s_program(spec, manifests),
+        program=k8s_program(spec, manifests, cluster_stack=infra.stack_ref(CLUSTER)),
         report=validate_k8s(spec, raw),
         config=config,
     )
