@@ -7,8 +7,8 @@ the sections this deployment sets (`COMPARED_SECTIONS`); the tests compare it wi
 fails the deploy instead of running with another instance config.
 
 CLI (`python -m deploy.chart ...`): `version` (the chart version: the installed dagster's), `image-tag` (the code
-location's image tag), `check-rendered < manifests.yaml`, `external-secret` (the ESC-synced Secret for the `dagster`
-namespace, to pipe into `kubectl apply -f -`).
+location's image tag), `value <dotted.path>` (one value of deploy/helm/values.yaml), `check-rendered < manifests.yaml`,
+`external-secret` (the ESC-synced Secret for the `dagster` namespace, to pipe into `kubectl apply -f -`).
 """
 
 from __future__ import annotations
@@ -241,10 +241,16 @@ def external_secret() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.chart", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("version", "image-tag", "check-rendered", "external-secret"))
+    parser.add_argument("command", choices=("version", "image-tag", "value", "check-rendered", "external-secret"))
+    parser.add_argument("path", nargs="?", help="for `value`: a dotted path, e.g. global.postgresqlSecretName")
     args = parser.parse_args(argv)
     if args.command == "version":
         print(chart_version())
+    elif args.command == "value":
+        node: Any = load_yaml(VALUES_PATH)
+        for key in (args.path or "").split("."):
+            node = node[key]
+        print(node)
     elif args.command == "image-tag":
         print(image_tag())
     elif args.command == "external-secret":

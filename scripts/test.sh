@@ -7,4 +7,5 @@ export DAGSTER_HOME="$PWD/.dagster_home"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/dg check defs
+SOPHIA_ENV=production .venv/bin/dg check defs
 exec .venv/bin/python -m pytest "$@"

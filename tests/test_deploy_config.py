@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,30 @@ def _env_leaves(node: Any) -> list[dict[str, str]]:
     if isinstance(node, list):
         return [leaf for v in node for leaf in _env_leaves(v)]
     return []
+
+
+def _rendered(instance: dict[str, Any]) -> str:
+    """`helm template` output in the chart's shape: the instance ConfigMap among other manifests."""
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "dagster-instance"},
+        "data": {"dagster.yaml": yaml.safe_dump({"scheduler": {"module": "x", "class": "Y"}, **instance})},
+    }
+    return yaml.safe_dump_all(
+        [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "dagster"}}, configmap]
+    )
+
+
+def test_check_rendered_compares_the_charts_configmap(
+    values: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy.chart import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(_rendered(render_instance(values))))
+    assert main(["check-rendered"]) == 0
+    drifted = render_instance(values)
+    drifted["run_monitoring"].pop("free_slots_after_run_end_seconds")  # e.g. a chart that drops a field
+    monkeypatch.setattr("sys.stdin", io.StringIO(_rendered(drifted)))
+    assert main(["check-rendered"]) == 1
+    assert "run_monitoring.free_slots_after_run_end_seconds: missing" in capsys.readouterr().err
