@@ -79,3 +79,5 @@ def test_infra_preview_comments_and_up_is_verified() -> None:
     verify = [i for i, c in enumerate(up) if "python -m deploy.verify" in c]
     assert deploy and verify and deploy[0] < verify[0]
     assert up[-1].startswith("python -m deploy.verify")  # the last word of a deploy is its verification
+    tag = '--set "dagster-user-deployments.deployments[0].image.tag=$(python -m deploy.chart image-tag)"'
+    assert tag in up[deploy[0]]

@@ -31,6 +31,7 @@ from deploy.chart import (
     VALUES_PATH,
     compared,
     differences,
+    image_tag,
     load_yaml,
     render_instance,
     user_deployment,
@@ -154,9 +155,8 @@ def test_the_code_location_runs_the_projects_image(values: dict[str, Any]) -> No
         "infra_assets.specs.images",
         reason="infra_assets/specs/images.py (IMAGE_REPOSITORY, IMAGE_TAG) is not merged yet",
     )
-    image = user_deployment(values, USER_DEPLOYMENT)["image"]
-    assert image["repository"] == images.IMAGE_REPOSITORY
-    assert image["tag"] == images.IMAGE_TAG
+    assert user_deployment(values, USER_DEPLOYMENT)["image"]["repository"] == images.IMAGE_REPOSITORY
+    assert image_tag() == images.IMAGE_TAG  # what every deploy sets (tests/test_deploy_ci.py: the --set in infra.yml)
 
 
 def pod_environment(values: dict[str, Any], esc_exports: tuple[str, ...]) -> set[str]:
