@@ -97,7 +97,7 @@ def test_a_stuck_rollout_fails_naming_the_deployment(cluster: KubernetesStandin)
 
 def test_an_unhealthy_mcp_server_fails_the_deploy(cluster: KubernetesStandin) -> None:
     _, health = health_targets()
-    target = next(t for t in health if t.service.startswith("data-intelligence-mcp"))
+    target = next(t for t in health if "mcp" in t.service)
     cluster.serve(target.namespace, target.service, target.path, Reply(503, {"status": "starting"}))
     v, _ = verifier(cluster)
     with pytest.raises(VerifyError, match=rf"{target.service} /health: HTTP 503"):
