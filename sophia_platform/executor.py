@@ -5,14 +5,20 @@ Kubernetes pod (`k8s_job_executor` from dagster-k8s, the `production` extra), on
 like the run pod that `K8sRunLauncher` starts (deploy/dagster.yaml, deploy/helm/values.yaml): a large run's
 normalize, chunk and embed steps then get their own CPU and memory, and a step that dies (OOM, evicted node) is
 retried alone. Concurrency pools (`sophia/data-plane`) are claimed per step by this executor too.
+
+Pods only exist in a cluster: the production profile loaded outside one (`esc run ... -- dagster dev`, CI's
+`dg check defs`) runs steps in subprocesses instead. In-cluster is what Kubernetes sets in every pod, the variable the
+infra plane reads for the same question (`kube_in_cluster`, infra_assets/environment.py).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
 
+from infra_assets.environment import INFRA_VARIABLES
 from infra_assets.specs.node_pools import build_node_pool_specs
 from infra_assets.specs.pools import WORKLOAD_TYPE_LABEL
 from resources.profile import DATA_INTELLIGENCE_POOL, EnvProfile
@@ -23,6 +29,11 @@ STEP_POD_RESOURCES: dict[str, dict[str, str]] = {
     "limits": {"cpu": "2", "memory": "4Gi"},
 }
 MAX_STEP_PODS_PER_RUN = 4  # the pools bound the data plane further (one `sophia/data-plane` step at a time)
+IN_CLUSTER_ENV = next(v.name for v in INFRA_VARIABLES if v.field == "kube_in_cluster")  # KUBERNETES_SERVICE_HOST
+
+
+def in_cluster() -> bool:
+    return IN_CLUSTER_ENV in os.environ
 
 
 def run_pod_node_selector(profile: EnvProfile) -> dict[str, str]:
@@ -57,11 +68,11 @@ def k8s_executor_config(profile: EnvProfile) -> dict[str, Any]:
     }
 
 
-def build_executor(profile: EnvProfile) -> dg.ExecutorDefinition:
-    """The default executor of every job in `profile`'s code location."""
+def build_executor(profile: EnvProfile, *, cluster: bool | None = None) -> dg.ExecutorDefinition:
+    """The default executor of every job in `profile`'s code location; `cluster` defaults to `in_cluster()`."""
     if profile.executor == "in_process":
         return dg.in_process_executor
-    if profile.executor == "multiprocess":
+    if profile.executor == "multiprocess" or not (in_cluster() if cluster is None else cluster):
         return dg.multiprocess_executor
     try:
         from dagster_k8s import k8s_job_executor

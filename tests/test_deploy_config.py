@@ -42,7 +42,7 @@ from infra_assets.specs.esc import build_esc_spec
 from infra_assets.specs.k8s import ESC_SECRET_NAME, TEI_SERVICE_URL
 from resources.profile import ENV_VAR, profile
 from sophia_pipelines.streams import UPSTREAMS
-from sophia_platform.executor import k8s_executor_config, run_pod_node_selector, run_pod_tolerations
+from sophia_platform.executor import IN_CLUSTER_ENV, k8s_executor_config, run_pod_node_selector, run_pod_tolerations
 from sophia_platform.loader import load_platform
 
 PRODUCTION = profile("production")
@@ -96,12 +96,15 @@ def test_a_broken_instance_config_is_refused(tmp_path: Path) -> None:
         dagster_instance_config(str(tmp_path))
 
 
-def test_production_runs_each_step_in_its_own_pod() -> None:
+def test_production_runs_each_step_in_its_own_pod(monkeypatch: pytest.MonkeyPatch) -> None:
     from dagster_k8s import k8s_job_executor
     from dagster_k8s.job import UserDefinedDagsterK8sConfig
 
+    monkeypatch.setenv(IN_CLUSTER_ENV, "10.43.0.1")  # set by Kubernetes in every pod
     job = load_platform("production").resolve_job_def("data_pipeline")
     assert job.executor_def.name == k8s_job_executor.name
+    monkeypatch.delenv(IN_CLUSTER_ENV)  # production loaded on a laptop or in CI: no pods to start
+    assert load_platform("production").resolve_job_def("data_pipeline").executor_def.name == "multiprocess"
     config = k8s_executor_config(PRODUCTION)
     checked = process_config(k8s_job_executor.config_schema.config_type, config)
     assert checked.success, checked.errors
@@ -193,7 +196,7 @@ def test_every_variable_production_reads_is_provided(values: dict[str, Any], mon
         monkeypatch.delenv(name, raising=False)
     for name in provided:  # the pod's environment, with stand-in values
         monkeypatch.setenv(name, _env(user_deployment(values)["env"]).get(name) or f"stand-in-{name.lower()}")
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.43.0.1")  # set by Kubernetes in every pod
+    monkeypatch.setenv(IN_CLUSTER_ENV, "10.43.0.1")  # set by Kubernetes in every pod
     defs = load_platform("production")
     read = env_vars_of(dict(defs.resources), set())
     read |= {var for var in UPSTREAMS.get("phantombuster", {}).values() if isinstance(var, str)}  # agent ids
