@@ -19,7 +19,7 @@ from typing import Literal
 import dagster as dg
 
 Env = Literal["local", "production"]
-ExecutorKind = Literal["in_process", "multiprocess"]
+ExecutorKind = Literal["in_process", "multiprocess", "k8s_job"]  # k8s_job: one pod per step (dagster-k8s)
 
 ENV_VAR = "SOPHIA_ENV"
 DEFAULT_ENV: Env = "local"
@@ -97,7 +97,7 @@ PROFILES: dict[str, EnvProfile] = {
         services="live",
         warehouse_kind="snowflake",
         vector_store_kind="pinecone",
-        executor="multiprocess",
+        executor="k8s_job",
         automation_running=True,
         data_automation_running=True,
         automation_interval_s=30,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install the project with its dev and bench extras. Idempotent and quiet when up to date.
+# Create .venv (if needed) and install the project with its dev, bench and production extras. Idempotent and quiet
+# when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -9,7 +10,9 @@ fi
 stamp=.venv/.sophia-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev,bench]"  # bench: the benchmarks' plots (their smoke modes run in the tests)
+  # bench: the benchmarks' plots; production: Postgres storage and dagster-k8s (the Postgres tests, `dg check` in
+  # production mode)
+  .venv/bin/python -m pip install --quiet -e ".[dev,bench,production]"
   touch "$stamp"
 fi
 mkdir -p .dagster_home

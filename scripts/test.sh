@@ -6,5 +6,6 @@ bash scripts/bootstrap.sh
 export DAGSTER_HOME="$PWD/.dagster_home"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/dg check defs
+SOPHIA_ENV=local .venv/bin/dg check defs
+SOPHIA_ENV=production .venv/bin/dg check defs
 exec .venv/bin/python -m pytest "$@"

@@ -5,9 +5,8 @@ import dagster as dg
 from resources.profile import current_profile
 from resources.registry import build_resources
 from sophia_pipelines.streams import UPSTREAMS
+from sophia_platform.executor import build_executor
 from sophia_platform.loader import resource_overrides
-
-EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 
 @dg.definitions
@@ -15,5 +14,5 @@ def defs() -> dg.Definitions:
     profile = current_profile()
     return dg.Definitions(
         resources={**build_resources(profile, UPSTREAMS), **resource_overrides()},
-        executor=EXECUTORS[profile.executor],
+        executor=build_executor(profile),
     )
