@@ -6,6 +6,7 @@ every tool is guarded and redacted) and calls `main(name, build_server)` from it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -48,27 +49,27 @@ def http_app(server: MCPServer, settings: McpSettings) -> Any:
     return BearerAuth(app, settings.auth_token, open_paths=(HEALTH_PATH,))
 
 
-def serve(server: MCPServer, settings: McpSettings) -> None:
-    """Run until stopped, on the settings' transport."""
+def serve(server: MCPServer, settings: McpSettings, app: Any = None) -> None:
+    """Run until stopped: stdio, or the HTTP `app` (default: `http_app(server, settings)`) under uvicorn."""
     if settings.transport == "stdio":
         server.run("stdio")
         return
     import uvicorn
 
-    uvicorn.run(http_app(server, settings), host=settings.host, port=settings.port, log_level="warning")
+    app = app or http_app(server, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 def main(name: str, build: Callable[[McpSettings], MCPServer], argv: Sequence[str] | None = None) -> int:
-    """`python -m <name>`: parse flags and environment, build the server, serve; a usage error exits 2."""
+    """`python -m <name>`: parse flags and environment, build the server, serve; a configuration error exits 2."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings(name, argv)
-    redactor = Redactor.from_env()
     try:
         server = build(settings)
-        serve(server, settings)
+        app = http_app(server, settings) if settings.transport == "http" else None
     except ValueError as exc:  # configuration: one line, no traceback
-        print(f"{name}: {redactor.text(str(exc))}", file=sys.stderr)
+        print(f"{name}: {Redactor.from_env().text(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(server, settings, app)
     return 0
