@@ -35,6 +35,18 @@ SYSTEM_PROMPT = (
 _CITATION = re.compile(r"\[(\d+)\]")
 
 
+def by_document(passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per document, in rank order: its best passage's fields with the texts of all its passages."""
+    documents: dict[str, dict[str, Any]] = {}
+    for p in passages:
+        key = p["document_id"] or p["url"] or p["title"]
+        if key in documents:
+            documents[key]["text"] += "\n…\n" + p["text"]
+        else:
+            documents[key] = dict(p)
+    return list(documents.values())
+
+
 def _prompt(question: str, passages: list[dict[str, Any]]) -> str:
     blocks = [
         f"[{n}] {p['title']} ({p['url'] or 'no url'})\n{p['text'][:PASSAGE_CHARS]}" for n, p in enumerate(passages, 1)
@@ -57,15 +69,15 @@ def build_server(settings: McpSettings) -> MCPServer:
     """The AI intelligence server with its three tools."""
 
     def ask(question: str, k: int = 5) -> dict[str, Any]:
-        """Answer `question` from the ingested documents, citing passages as [n].
+        """Answer `question` from the ingested documents, citing them as [n].
 
-        Returns the answer, the numbered citations (title, url, source, document_id, score) and `mode`:
-        "generated" (by the configured chat model) or "extractive" (no chat key configured, or the chat
-        endpoint failed: the top passages themselves). `k` passages (1-50) are retrieved.
+        Retrieves the `k` best passages (1-50) and returns the answer, the numbered citations (one per document:
+        title, url, source, document_id, score) and `mode`: "generated" (by the configured chat model) or
+        "extractive" (no chat key configured, or the chat endpoint failed: the top passages themselves).
         """
         if not question.strip():
             raise Refused("refused: the question is empty")
-        passages = search_documents(question, k)
+        passages = by_document(search_documents(question, k))
         citations = _citations(passages)
         chat = chat_settings()
         if not chat.configured:

