@@ -2,7 +2,7 @@
 
 `/health` answers 200 without auth (the Deployment's probes); `/mcp` refuses a missing or wrong bearer token
 (401, nothing echoed) and serves the official client that sends `MCP_AUTH_TOKEN`; without a token configured
-the server refuses to start.
+the server refuses to start (exit 2).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from sophia_business_intelligence_mcp_server.server import build_server
+from sophia_mcp.server import main
 from sophia_mcp.settings import AUTH_TOKEN_ENV, HEALTH_PATH, MCP_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +104,10 @@ def test_the_official_client_with_the_token_lists_and_calls_tools(base_url: str)
     assert names == {"query_warehouse", "describe_tables", "vector_index_stats"} and refused
 
 
-def test_http_without_a_token_configured_refuses_to_start(tmp_path: Path) -> None:
-    args = [sys.executable, "-m", SERVER, "--transport", "http", "--port", str(free_port())]
-    done = subprocess.run(args, env=server_env(tmp_path, None), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and AUTH_TOKEN_ENV in done.stderr and "Traceback" not in done.stderr
+def test_http_without_a_token_configured_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(AUTH_TOKEN_ENV, raising=False)
+    assert main(SERVER, build_server, ["--transport", "http", "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert AUTH_TOKEN_ENV in err and "Traceback" not in err
