@@ -79,10 +79,9 @@ class ReadOnlyWarehouse(ABC):
 
     def tables(self) -> list[dict[str, Any]]:
         """Every table of the warehouse's schema with its columns (name and type), from information_schema."""
-        schema = "current_schema()"
         result = self.query(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            f"WHERE table_schema = {schema} ORDER BY table_name, ordinal_position",
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
             limit=100_000,
             timeout_s=query_timeout_s(),
         )

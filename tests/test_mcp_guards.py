@@ -174,3 +174,39 @@ def test_ask_cites_each_document_once_with_all_its_passages() -> None:
 
     merged = by_document([passage("a", "one"), passage("b", "two"), passage("a", "three")])
     assert [d["document_id"] for d in merged] == ["a", "b"] and merged[0]["text"] == "one\n…\nthree"
+
+
+def test_snowflake_reader_connects_as_the_read_only_role_with_a_statement_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fakesnow
+    import snowflake.connector
+    from dagster_snowflake import SnowflakeResource
+
+    from resources.registry import resolve
+    from resources.snowflake_warehouse import SnowflakeWarehouse
+    from sophia_mcp.warehouse_reader import READONLY_ROLE_ENV, SnowflakeReader, build_reader
+
+    resource = SnowflakeResource(account="acc", user="u", password="pw-0123456789", database="DB", schema="S",
+                                 warehouse="wh", role="PIPELINE")  # fmt: skip
+    monkeypatch.delenv(READONLY_ROLE_ENV, raising=False)
+    with pytest.raises(Refused, match=READONLY_ROLE_ENV):
+        build_reader(SnowflakeWarehouse(snowflake=resource))
+    with fakesnow.patch():
+        with resource.get_connection() as conn:
+            setup = ("CREATE DATABASE IF NOT EXISTS DB", "CREATE SCHEMA IF NOT EXISTS DB.S",
+                     "CREATE TABLE DB.S.t (n INT)", "INSERT INTO DB.S.t VALUES (1), (2), (3)")  # fmt: skip
+            for sql in setup:
+                conn.cursor().execute(sql)
+        seen: list[dict] = []
+        connect = snowflake.connector.connect
+        monkeypatch.setattr(snowflake.connector, "connect", lambda **kw: seen.append(kw) or connect(**kw))
+        monkeypatch.setenv(READONLY_ROLE_ENV, "MCP_READER")
+        reader = build_reader(SnowflakeWarehouse(snowflake=resource))
+        assert isinstance(reader, SnowflakeReader) and reader.dialect == "snowflake"
+        result = reader.query("SELECT n FROM t ORDER BY n", 2, 7)
+        assert result.rows == [[1], [2]] and result.truncated
+        assert [t["table"] for t in reader.tables()] == ["t"]
+    assert seen and all(kw["role"] == "MCP_READER" for kw in seen)
+    assert seen[0]["session_parameters"]["STATEMENT_TIMEOUT_IN_SECONDS"] == 7
+    assert resolve(resource).role == "PIPELINE"  # the pipeline's resource is untouched
