@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 
 from sophia_infrastructure_mcp_server import pools as pool_specs
 from sophia_mcp.audit import audit
-from sophia_mcp.dagster_runs import DagsterRuns
+from sophia_mcp.dagster_runs import DagsterRuns, DagsterUnavailable
 from sophia_mcp.errors import Refused, short_message
 from sophia_mcp.redaction import Redactor
 from sophia_mcp.server import add_tools, create_server
@@ -130,7 +130,7 @@ def build_server(settings: McpSettings) -> MCPServer:
             request = pool_specs.scale_request(target, old, nodes, reason.strip())
             run = runs.launch(request["job"], request["run_config"], request["tags"], request["asset_selection"])
         except Exception as exc:  # refused or failed: audited either way, then the short error
-            outcome = "refused" if isinstance(exc, Refused) else "failed"
+            outcome = "refused" if isinstance(exc, Refused) and not isinstance(exc, DagsterUnavailable) else "failed"
             audit(redactor, "request_scaling", outcome, error=short_message(exc), **args)
             raise
         audit(redactor, "request_scaling", "launched", old_nodes=old, run_id=run.run_id, job=run.job_name, **args)
