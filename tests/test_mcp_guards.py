@@ -4,6 +4,7 @@ limits, redaction of configured secrets, short errors, settings, and the Dagster
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -199,14 +200,16 @@ def test_snowflake_reader_connects_as_the_read_only_role_with_a_statement_timeou
             for sql in setup:
                 conn.cursor().execute(sql)
         seen: list[dict] = []
-        connect = snowflake.connector.connect
-        monkeypatch.setattr(snowflake.connector, "connect", lambda **kw: seen.append(kw) or connect(**kw))
+        connect = snowflake.connector.connect  # fakesnow's, restored before fakesnow restores the real one
+        spy = mock.patch.object(snowflake.connector, "connect", lambda **kw: seen.append(kw) or connect(**kw))
         monkeypatch.setenv(READONLY_ROLE_ENV, "MCP_READER")
-        reader = build_reader(SnowflakeWarehouse(snowflake=resource))
-        assert isinstance(reader, SnowflakeReader) and reader.dialect == "snowflake"
-        result = reader.query("SELECT n FROM t ORDER BY n", 2, 7)
-        assert result.rows == [[1], [2]] and result.truncated
-        assert [t["table"] for t in reader.tables()] == ["t"]
+        with spy:
+            reader = build_reader(SnowflakeWarehouse(snowflake=resource))
+            assert isinstance(reader, SnowflakeReader) and reader.dialect == "snowflake"
+            result = reader.query("SELECT n FROM t ORDER BY n", 2, 7)
+            assert result.rows == [[1], [2]] and result.truncated
+            assert [t["table"] for t in reader.tables()] == ["t"]
     assert seen and all(kw["role"] == "MCP_READER" for kw in seen)
     assert seen[0]["session_parameters"]["STATEMENT_TIMEOUT_IN_SECONDS"] == 7
     assert resolve(resource).role == "PIPELINE"  # the pipeline's resource is untouched
+    assert snowflake.connector.connect is not connect  # nothing left patched for later tests
