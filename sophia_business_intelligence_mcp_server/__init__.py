@@ -1,0 +1,1 @@
+"""Business intelligence MCP server: read-only SQL over the warehouse, its tables, the vector index's size."""

@@ -1,0 +1,1 @@
+"""Data intelligence MCP server: document search, the sources and their freshness, launching ingestion runs."""
