@@ -47,7 +47,7 @@ RUN groupadd --system --gid 10001 sophia \
     && chown -R sophia:sophia /opt/dagster /var/lib/sophia
 
 COPY --from=build /opt/venv /opt/venv
-COPY --chown=sophia:sophia deploy/dagster.production.yaml /opt/dagster/dagster_home/dagster.yaml
+COPY --chown=sophia:sophia deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml
 COPY --chown=sophia:sophia pyproject.toml workspace.yaml /opt/dagster/app/
 
 WORKDIR /opt/dagster/app

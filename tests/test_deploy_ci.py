@@ -55,10 +55,18 @@ def test_ci_covers_lint_both_modes_tests_benchmarks_and_the_image() -> None:
 
 
 def test_the_image_installs_the_production_extra() -> None:
-    dockerfile = REPO / "Dockerfile"
-    if not dockerfile.exists():
-        pytest.skip("the Dockerfile (the MCP issue's) is not merged yet")
-    assert "production" in dockerfile.read_text(encoding="utf-8"), "the image must install `.[production]`"
+    """The image installs requirements.lock (dependencies + the production extra, pinned), and the lock has them."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    assert "-r requirements.lock" in (REPO / "Dockerfile").read_text(encoding="utf-8")
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8").splitlines()
+    pinned = {canonicalize_name(line.split("==")[0]) for line in lock if "==" in line}
+    missing = {canonicalize_name(Requirement(r).name) for r in extra["production"]} - pinned
+    assert not missing, f"requirements.lock lacks the production extra's {sorted(missing)}"
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
