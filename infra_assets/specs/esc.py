@@ -174,6 +174,7 @@ GENERATED_CATALOGUE: tuple[tuple[str, str, str, Rotation], ...] = (
     ("platform.mcp.auth_token", "MCP_AUTH_TOKEN", f"{ROTATED_KEY}.mcp_auth.current", "password"),
     ("infrastructure.cluster.join_token", "K3S_TOKEN", f"{CLUSTER_STACK_KEY}.cluster.joinToken", "stack-output"),
 )
+GENERATED_SETTINGS = frozenset({"DAGSTER_PG_USERNAME"})  # generated values that are not credentials
 KUBECONFIG_PATH = "infrastructure.cluster.kubeconfig"  # exported as a file: KUBECONFIG is its path
 KUBECONFIG_SOURCE = f"{CLUSTER_STACK_KEY}.cluster.kubeconfig"
 # Brief's names for the Cursor MCP configuration (which environment `esc run` opens).
@@ -201,7 +202,13 @@ def catalogue_values() -> tuple[EscValue, ...]:
         for path, org, var, rotation in SECRET_CATALOGUE
     )
     generated = tuple(
-        EscValue(path=tuple(path.split(".")), env_var=var, source=source, rotation=rotation)
+        EscValue(
+            path=tuple(path.split(".")),
+            env_var=var,
+            source=source,
+            rotation=rotation,
+            secret=var not in GENERATED_SETTINGS,
+        )
         for path, var, source, rotation in GENERATED_CATALOGUE
     )
     return mirrored + generated
