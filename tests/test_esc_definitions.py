@@ -171,3 +171,14 @@ def test_the_esc_stack_creates_the_rotated_environment_once_and_schedules_rotati
     assert (schedule.inputs["environment"], schedule.inputs["scheduleCron"]) == ("production-rotated", "0 3 1 * *")
     runtime_deps = list(monitor.requests[RESOURCE_NAME].dependencies)
     assert any(u.endswith(f"::{ROTATED_RESOURCE_NAME}") for u in runtime_deps)
+
+
+def test_the_docs_table_is_the_catalogue() -> None:
+    from pathlib import Path
+
+    from infra_assets.secrets.docs_table import BEGIN, DOC_PATH, END, secrets_table
+
+    text = (Path(__file__).resolve().parents[1] / DOC_PATH).read_text(encoding="utf-8")
+    assert text.split(BEGIN, 1)[1].split(END, 1)[0].strip() == secrets_table()
+    for value in SPEC.secrets:
+        assert f"| `{value.env_var}` |" in text
