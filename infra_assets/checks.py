@@ -26,7 +26,6 @@ from infra_assets.assets import (
     stack_mode,
 )
 from infra_assets.render import change_counts
-from infra_assets.secrets.secret_age import build_secret_age_checks
 from infra_assets.settings import ESC, GPU_POOL, K8S, InfraSettings, stack_name
 from infra_assets.specs.validation import ValidationReport
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, stack_pool
@@ -127,7 +126,7 @@ RULES = {
 
 
 def build_infra_checks(env: str) -> list[dg.AssetChecksDefinition]:
-    """`spec_valid` and `no_drift` for each infra asset of `env`, and `secret_age_*` on the ESC environment."""
+    """`spec_valid` and `no_drift` for each infra asset of `env`."""
     builders: list[tuple[dg.AssetKey, str, WorkBuilder]] = [
         (ESC_KEY, ESC, _esc),
         (GPU_POOL_KEY, GPU_POOL, _gpu_pool),
@@ -137,5 +136,4 @@ def build_infra_checks(env: str) -> list[dg.AssetChecksDefinition]:
     for key, component, build in builders:
         checks.append(_spec_check(key, build, RULES[component]))
         checks.append(_drift_check(key, component, stack_name(env, component), build))
-    checks.append(build_secret_age_checks(env, ESC_KEY))  # one per secret, from the ESC revision history
     return checks

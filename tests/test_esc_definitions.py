@@ -176,7 +176,7 @@ def test_the_esc_stack_creates_the_rotated_environment_once_and_schedules_rotati
 def test_the_docs_table_is_the_catalogue() -> None:
     from pathlib import Path
 
-    from infra_assets.secrets.docs_table import BEGIN, DOC_PATH, END, secrets_table
+    from secret_rotation.docs_table import BEGIN, DOC_PATH, END, secrets_table
 
     text = (Path(__file__).resolve().parents[1] / DOC_PATH).read_text(encoding="utf-8")
     assert text.split(BEGIN, 1)[1].split(END, 1)[0].strip() == secrets_table()

@@ -21,10 +21,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra_assets.secrets.rotation_adapter import AdapterConfig, RotationAdapter, body_hash, make_server
-from infra_assets.secrets.rotators import OpenRouterRotator, PineconeRotator, rotators_from_env
 from infra_assets.specs.esc import DEFAULT_ROTATION_ADAPTER_URL, build_esc_spec
 from resources.profile import profile
+from secret_rotation.rotation_adapter import AdapterConfig, RotationAdapter, body_hash, make_server
+from secret_rotation.rotators import OpenRouterRotator, PineconeRotator, rotators_from_env
 from tests.standins.key_admin import JwksStandin, OpenRouterKeysStandin, PineconeAdminStandin
 
 PROVISIONING_KEY = "or-provisioning-PLANTED-7f3a"

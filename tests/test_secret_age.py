@@ -16,8 +16,6 @@ import pytest
 
 from infra_assets.assets import ESC_KEY
 from infra_assets.secrets.secret_age import (
-    ESC_API_URL_ENV,
-    MAX_AGE_ENV,
     RUNBOOK,
     EscRevisions,
     age_result,
@@ -126,12 +124,7 @@ def test_transient_faults_are_retried(esc: EscStandin, monkeypatch: pytest.Monke
     assert ages["APIFY_TOKEN"].changed.number == 3
 
 
-def test_the_checks_run_in_dagster_and_never_show_a_value(
-    esc: EscStandin, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
-    monkeypatch.setenv(ESC_API_URL_ENV, esc.url)
-    monkeypatch.setenv(MAX_AGE_ENV, "90")
-
+def test_the_checks_run_in_dagster_and_never_show_a_value(esc: EscStandin, capsys) -> None:
     @dg.asset(key=ESC_KEY)
     def esc_environment() -> None:
         return None
@@ -139,7 +132,11 @@ def test_the_checks_run_in_dagster_and_never_show_a_value(
     checks = build_secret_age_checks("production", ESC_KEY)
     result = dg.materialize(
         [esc_environment, checks],
-        resources={"infra": InfraSettings(env="production"), "pulumi": PulumiStackResource(access_token=TOKEN)},
+        resources={
+            "infra": InfraSettings(env="production"),
+            "pulumi": PulumiStackResource(access_token=TOKEN, backend_url=esc.url),  # ESC = the stacks' Pulumi Cloud
+        },
+        run_config={"ops": {"esc_environment_secret_age": {"config": {"max_age_days": 90}}}},
     )
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -149,6 +146,29 @@ def test_the_checks_run_in_dagster_and_never_show_a_value(
     shown = json.dumps([str(e.metadata) + str(e.description) for e in evaluations.values()])
     shown += "".join(str(ev) for ev in result.all_events) + "".join(capsys.readouterr())
     assert TOKEN not in shown and PLANTED not in shown and "ZXNjeAAAAAE" not in shown
+
+
+def test_an_unreachable_esc_warns_every_check_without_failing_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPHIA_RETRY_DELAY_SCALE", "0")
+
+    @dg.asset(key=ESC_KEY)
+    def esc_environment() -> None:
+        return None
+
+    with EscStandin(TOKEN, SPEC.organization, SPEC.project) as down:
+        down.fail_randomly(1.0, (503,))
+        result = dg.materialize(
+            [esc_environment, build_secret_age_checks("production", ESC_KEY)],
+            resources={
+                "infra": InfraSettings(env="production"),
+                "pulumi": PulumiStackResource(access_token=TOKEN, backend_url=down.url),
+            },
+        )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(watched(SPEC)) and not any(e.passed for e in evaluations)
+    assert all("cannot read ESC" in e.description and "503" in e.description for e in evaluations)
+    assert TOKEN not in json.dumps([e.description for e in evaluations])
 
 
 def test_without_a_token_the_checks_are_skipped() -> None:

@@ -8,11 +8,12 @@ in the leading run where that node is unchanged. Only definitions are read (secr
 nothing is decrypted. The walk stops once every secret's run has ended, or at `max_revisions` (then the age is
 a lower bound, said so in the metadata).
 
-One check per secret on `esc_environment`, WARN past `SOPHIA_SECRET_MAX_AGE_DAYS` (default 90), each linking
-the runbook in docs/secrets.md. Without PULUMI_ACCESS_TOKEN the checks are skipped with the reason logged.
+One check per secret on `esc_environment`, WARN past `max_age_days` (run config, default 90), each linking the
+runbook in docs/secrets.md. ESC is the Pulumi Cloud the stacks use (`PULUMI_BACKEND_URL` when it is an http(s)
+URL, else api.pulumi.com). Without PULUMI_ACCESS_TOKEN the checks are skipped with the reason logged; when ESC
+cannot be read they warn with the failed call (the run does not fail).
 """
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 import dagster as dg
 import yaml
+from pydantic import Field
 
 from infra_assets.settings import InfraSettings
 from infra_assets.specs.esc import GITHUB_SECRETS_ENV, EscEnvironmentSpec, EscValue, build_esc_spec
@@ -27,9 +29,8 @@ from resources.http_retry import Failure, RetryPolicy, call_with_retry, classify
 from resources.profile import profile
 from resources.pulumi_stack import PulumiStackResource
 
-MAX_AGE_ENV = "SOPHIA_SECRET_MAX_AGE_DAYS"
-ESC_API_URL_ENV = "SOPHIA_ESC_API_URL"  # override of https://api.pulumi.com (the SDK appends /api/esc)
-DEFAULT_MAX_AGE_DAYS = 90
+DEFAULT_MAX_AGE_DAYS = 90.0
+PULUMI_CLOUD_URL = "https://api.pulumi.com"  # the SDK appends /api/esc
 DEFAULT_MAX_REVISIONS = 200
 PAGE = 50
 RUNBOOK = "docs/secrets.md#runbook-rotating-a-secret-by-hand"
@@ -209,9 +210,15 @@ def secret_ages(
     return ages
 
 
-def max_age_days(environ: Mapping[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    return float(env.get(MAX_AGE_ENV) or DEFAULT_MAX_AGE_DAYS)
+class SecretAgeConfig(dg.Config):
+    max_age_days: float = Field(
+        default=DEFAULT_MAX_AGE_DAYS, description="Warn when a secret last changed longer ago than this."
+    )
+
+
+def esc_api_url(backend_url: str | None) -> str:
+    """ESC lives in the Pulumi Cloud the stacks use: the backend URL when it is one, else api.pulumi.com."""
+    return backend_url if backend_url and backend_url.startswith(("http://", "https://")) else PULUMI_CLOUD_URL
 
 
 def age_result(value: EscValue, age: SecretAge, now: datetime, limit_days: float) -> dg.AssetCheckResult:
@@ -261,7 +268,7 @@ def build_secret_age_checks(env: str, asset_key: dg.AssetKey) -> dg.AssetChecksD
             check_name(v),
             asset=asset_key,
             description=f"{v.env_var} ({v.org_secret or 'generated in ESC'}; rotation: {v.rotation}) changed within "
-            f"{MAX_AGE_ENV} days (default {DEFAULT_MAX_AGE_DAYS}), from the ESC revision history.",
+            f"`max_age_days` (default {DEFAULT_MAX_AGE_DAYS:g}), from the ESC revision history.",
             automation_condition=condition,
         )
         for v in values
@@ -269,20 +276,33 @@ def build_secret_age_checks(env: str, asset_key: dg.AssetKey) -> dg.AssetChecksD
 
     @dg.multi_asset_check(name=f"{asset_key.path[-1]}_secret_age", specs=specs, can_subset=True)
     def _check(
-        context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+        context: dg.AssetCheckExecutionContext,
+        config: SecretAgeConfig,
+        infra: InfraSettings,
+        pulumi: PulumiStackResource,
     ) -> Iterator[dg.AssetCheckResult]:
         if not pulumi.access_token:
             context.log.info("secret_age skipped: PULUMI_ACCESS_TOKEN is not set, ESC cannot be read.")
             return
         spec = infra.specs().esc
+        wanted = [v for v in watched(spec) if check_name(v) in {k.name for k in context.selected_asset_check_keys}]
         reader = EscRevisions.connect(
-            pulumi.access_token, spec.organization, spec.project, os.environ.get(ESC_API_URL_ENV) or None
+            pulumi.access_token, spec.organization, spec.project, esc_api_url(pulumi.backend_url)
         )
-        wanted = {key.name for key in context.selected_asset_check_keys}
-        ages = {a.env_var: a for a in secret_ages(spec, reader)}
-        now, limit = datetime.now(UTC), max_age_days()
-        for value in watched(spec):
-            if check_name(value) in wanted:
-                yield age_result(value, ages[value.env_var], now, limit)
+        try:
+            ages = {a.env_var: a for a in secret_ages(spec, reader)}
+        except SecretAgeError as exc:  # contained: every selected check warns with the failed call
+            for value in wanted:
+                yield dg.AssetCheckResult(
+                    check_name=check_name(value),
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"runbook": dg.MetadataValue.md(f"[Rotating a secret by hand]({RUNBOOK})")},
+                    description=f"cannot read ESC: {exc}",
+                )
+            return
+        now = datetime.now(UTC)
+        for value in wanted:
+            yield age_result(value, ages[value.env_var], now, config.max_age_days)
 
     return _check

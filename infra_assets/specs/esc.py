@@ -6,7 +6,7 @@ Secret *values* never live here. Three environments in the project (`sophia-ai`)
   `LAMBDA_LABS_API_KEY`, `HUGGINGFACE_API_TOKEN`, ...) at `github_secrets.<NAME>`, written as an ESC secret by
   `.github/workflows/sync-secrets.yml` (GitHub cannot hand secret values back, so the workflow pushes them).
 - `<env>-rotated`: the credentials ESC rotates itself (`fn::rotate::snowflake-user`, `fn::rotate::postgres`,
-  `fn::rotate::password`, and `fn::rotate::external` through `infra_assets.secrets.rotation_adapter`). ESC writes
+  `fn::rotate::password`, and `fn::rotate::external` through `secret_rotation.rotation_adapter`). ESC writes
   each rotator's state into this definition, so the esc stack creates it once and leaves its YAML alone after.
 - `<env>`, the one runtime reads: imports both, groups the references as the brief does (`ai_services`,
   `data_services`, `infrastructure`, `snowflake`, `pinecone`, `platform`), adds the cluster stack's outputs

@@ -12,7 +12,7 @@ the adapter answers 502: ESC keeps the old state, the old key keeps working. A r
 `pendingRevoke` and retried on the next rotation. The first rotation's previous key (the organization's own
 value, seeded as state) has no id: it is listed in `unknownPrevious` for a person to revoke once.
 
-Run: `python -m infra_assets.secrets.rotation_adapter --port 8443` behind TLS (Pulumi Cloud calls https only).
+Run: `python -m secret_rotation.rotation_adapter --port 8443` behind TLS (Pulumi Cloud calls https only).
 Configuration (environment): SOPHIA_ROTATION_AUDIENCE, SOPHIA_ROTATION_ISSUER, SOPHIA_ROTATION_JWKS_URL,
 SOPHIA_ROTATION_ORG, and each service's management credentials (see `rotators.rotators_from_env`).
 """
@@ -33,8 +33,8 @@ from typing import Any
 
 import jwt
 
-from infra_assets.secrets.rotators import KeyRotator, RotatorError, rotators_from_env
 from infra_assets.specs.esc import DEFAULT_ROTATION_ADAPTER_URL
+from secret_rotation.rotators import KeyRotator, RotatorError, rotators_from_env
 
 PULUMI_ISSUER = "https://api.pulumi.com"
 PULUMI_JWKS_URL = "https://api.pulumi.com/oidc/.well-known/jwks"

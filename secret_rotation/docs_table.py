@@ -1,6 +1,6 @@
 """The per-secret table of docs/secrets.md, generated from the ESC catalogue and the k8s specs (one place).
 
-`python -m infra_assets.secrets.docs_table --write` rewrites the table between the markers in docs/secrets.md;
+`python -m secret_rotation.docs_table --write` rewrites the table between the markers in docs/secrets.md;
 a test keeps the committed table equal to this output.
 """
 
