@@ -24,6 +24,7 @@ COPY sophia_platform ./sophia_platform
 COPY sophia_pipelines ./sophia_pipelines
 COPY infra_assets ./infra_assets
 COPY resources ./resources
+COPY secret_rotation ./secret_rotation
 COPY sophia_mcp ./sophia_mcp
 COPY sophia_ai_intelligence_mcp_server ./sophia_ai_intelligence_mcp_server
 COPY sophia_data_intelligence_mcp_server ./sophia_data_intelligence_mcp_server

@@ -90,6 +90,13 @@ def tavily_queries(upstreams: Upstreams) -> list[str]:
     return _json_env("SOPHIA_TAVILY_QUERIES", defaults)
 
 
+def snowflake_auth() -> dict[str, dg.EnvVar]:
+    """Key-pair auth when SNOWFLAKE_PRIVATE_KEY is set (ESC rotates the key pair), else SNOWFLAKE_PASSWORD."""
+    if os.environ.get("SNOWFLAKE_PRIVATE_KEY"):
+        return {"private_key": dg.EnvVar("SNOWFLAKE_PRIVATE_KEY")}
+    return {"password": dg.EnvVar("SNOWFLAKE_PASSWORD")}
+
+
 def live_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> dict[str, Any]:
     """The live services; `upstreams` are the streams' defaults (None: only what the environment sets)."""
     from dagster_snowflake import SnowflakeResource
@@ -132,7 +139,7 @@ def live_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> d
             snowflake=SnowflakeResource(
                 account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
                 user=dg.EnvVar("SNOWFLAKE_USER"),
-                password=dg.EnvVar("SNOWFLAKE_PASSWORD"),
+                **snowflake_auth(),
                 database=dg.EnvVar("SNOWFLAKE_DATABASE"),
                 schema=dg.EnvVar("SNOWFLAKE_SCHEMA"),
                 warehouse=dg.EnvVar("SNOWFLAKE_WAREHOUSE"),

@@ -198,10 +198,10 @@ def test_every_variable_production_reads_is_provided(values: dict[str, Any], mon
         monkeypatch.setenv(name, _env(user_deployment(values)["env"]).get(name) or f"stand-in-{name.lower()}")
     monkeypatch.setenv(IN_CLUSTER_ENV, "10.43.0.1")  # set by Kubernetes in every pod
     defs = load_platform("production")
-    read = env_vars_of(dict(defs.resources), set())
+    read = env_vars_of(dict(defs.resources), set())  # with SNOWFLAKE_PRIVATE_KEY set, the password is not read
     read |= {var for var in UPSTREAMS.get("phantombuster", {}).values() if isinstance(var, str)}  # agent ids
     read |= {leaf["env"] for leaf in _env_leaves(load_yaml(INSTANCE_PATH))}  # the instance's own
-    assert read >= {"APIFY_TOKEN", "SNOWFLAKE_PASSWORD", "PINECONE_API_KEY", "LAMBDA_API_KEY", CHART_POSTGRES_ENV}
+    assert read >= {"APIFY_TOKEN", "SNOWFLAKE_ACCOUNT", "PINECONE_API_KEY", "LAMBDA_API_KEY", CHART_POSTGRES_ENV}
     assert sorted(read - provided) == []
     infra = defs.resources["infra"]
     assert infra.mode == "apply"  # the scaling sensors' runs apply
@@ -244,3 +244,11 @@ def test_check_rendered_compares_the_charts_configmap(
     monkeypatch.setattr("sys.stdin", io.StringIO(_rendered(drifted)))
     assert main(["check-rendered"]) == 1
     assert "run_monitoring.free_slots_after_run_end_seconds: missing" in capsys.readouterr().err
+
+
+def test_the_mcp_servers_reach_the_release_webserver() -> None:
+    """The MCP workloads' DAGSTER_GRAPHQL_URL names the webserver Service of the chart's release."""
+    from deploy.chart import NAMESPACE, RELEASE
+    from infra_assets.specs.k8s import DAGSTER_GRAPHQL_URL
+
+    assert f"http://{RELEASE}-dagster-webserver.{NAMESPACE}.svc.cluster.local/graphql" == DAGSTER_GRAPHQL_URL

@@ -85,7 +85,7 @@ def test_esc_program_uploads_the_rendered_yaml(mocks) -> None:
         "production",
     )
     document = yaml.safe_load(env.inputs["yaml"].text)
-    assert document["imports"] == ["sophia-ai/github-secrets"]
+    assert document["imports"] == ["sophia-ai/github-secrets", "sophia-ai/production-rotated"]
     assert document["values"]["environmentVariables"]["LAMBDA_API_KEY"] == "${infrastructure.lambda_labs.api_key}"
 
 

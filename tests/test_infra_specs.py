@@ -42,20 +42,29 @@ def specs(request: pytest.FixtureRequest):
 
 def test_esc_yaml_has_the_company_groups_and_exports(specs) -> None:
     doc = yaml.safe_load(render_esc_yaml(specs.esc))
-    assert doc["imports"] == ["sophia-ai/github-secrets"]
+    assert doc["imports"] == ["sophia-ai/github-secrets", f"sophia-ai/{specs.esc.name}-rotated"]
     values = doc["values"]
     assert set(values["ai_services"]) == {"arize", "openrouter", "portkey", "huggingface", "together_ai"}
     assert set(values["ai_services"]["arize"]) == {"space_id", "api_key"}
     assert set(values["ai_services"]["portkey"]) == {"api_key", "config"}
     assert set(values["data_services"]) == {"apify", "phantombuster", "twingly", "tavily", "zenrows"}
-    assert set(values["infrastructure"]) == {"lambda_labs", "docker", "pulumi"}
+    assert set(values["infrastructure"]) == {"lambda_labs", "docker", "pulumi", "cluster"}
     assert set(values["infrastructure"]["docker"]) == {"username", "token"}
-    assert set(values["snowflake"]) == {"account", "user", "password", "role", "warehouse", "database", "schema"}
+    assert set(values["snowflake"]) == {
+        "account",
+        "user",
+        "password",
+        "private_key",
+        "role",
+        "warehouse",
+        "database",
+        "schema",
+    }
     assert set(values["pinecone"]) == {"api_key", "index_host"}
     exports = values["environmentVariables"]
     assert set(exports) >= REQUIRED_EXPORTS
     assert exports["APIFY_TOKEN"] == "${data_services.apify.token}"
-    assert values["data_services"]["apify"]["token"] == "${github_secrets.APIFY_TOKEN}"
+    assert values["data_services"]["apify"]["token"] == "${github_secrets.APIFY_API_TOKEN}"  # the brief's name
     assert exports["SOPHIA_ENV"] == specs.esc.name
     assert exports["TEI_URL"].endswith(".svc.cluster.local")
 
@@ -63,7 +72,7 @@ def test_esc_yaml_has_the_company_groups_and_exports(specs) -> None:
 def test_esc_spec_is_valid_and_holds_only_references(specs) -> None:
     report = validate_esc(specs.esc)
     assert report.passed, report.markdown()
-    assert report.counts["secrets_referenced"] == len(specs.esc.secrets) == 26
+    assert report.counts["secrets_referenced"] == len(specs.esc.secrets) == 32
     _, findings = scan_esc_document(esc_document(specs.esc))
     assert findings == []
 

@@ -179,12 +179,26 @@ def _mcp(name: str, image: str, env: str, replicas: int, secret_env: tuple[str, 
         command=command[:3],
         args=command[3:],
         env={ENV_VAR: env, "LOG_LEVEL": "info", **kw.pop("extra_env", {})},
-        secret_env=secret_env,
+        secret_env=(MCP_AUTH_ENV, *secret_env),
         **kw,
     )
 
 
-SNOWFLAKE_ENV = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")
+SNOWFLAKE_ENV = (
+    "SNOWFLAKE_ACCOUNT",
+    "SNOWFLAKE_USER",
+    "SNOWFLAKE_PASSWORD",
+    "SNOWFLAKE_PRIVATE_KEY",  # key-pair auth, rotated by ESC (docs/secrets.md); used instead of the password when set
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_WAREHOUSE",
+    "SNOWFLAKE_DATABASE",
+    "SNOWFLAKE_SCHEMA",
+)
+PINECONE_ENV = ("PINECONE_API_KEY", "PINECONE_INDEX_HOST")
+MCP_AUTH_ENV = "MCP_AUTH_TOKEN"  # the bearer token of the MCP servers' HTTP transport (sophia_mcp/auth.py)
+# The Dagster webserver of the Helm release `dagster` in namespace `dagster` (deploy/helm/values.yaml); the MCP write
+# tools launch runs through its GraphQL API.
+DAGSTER_GRAPHQL_URL = "http://dagster-dagster-webserver.dagster.svc.cluster.local/graphql"
 TEI_IMAGE = "ghcr.io/huggingface/text-embeddings-inference:86-1.7"  # 86 = Ampere A10 build
 TEI_SERVICE_URL = "http://text-embeddings-inference.sophia-inference.svc.cluster.local"
 
@@ -219,6 +233,7 @@ def build_k8s_spec(
                 "HF_TOKEN",
                 "TOGETHER_API_KEY",
             ),
+            extra_env={"TEI_URL": tei_url},  # the `embed` tool and the query embeddings of `ask`
         ),
         _mcp(
             "data-intelligence-mcp",
@@ -231,10 +246,10 @@ def build_k8s_spec(
                 "TWINGLY_API_KEY",
                 "TAVILY_API_KEY",
                 "ZENROWS_API_KEY",
-                "PINECONE_API_KEY",
+                *PINECONE_ENV,
                 *SNOWFLAKE_ENV,
             ),
-            extra_env={"EMBEDDINGS_URL": tei_url},
+            extra_env={"TEI_URL": tei_url, "DAGSTER_GRAPHQL_URL": DAGSTER_GRAPHQL_URL},
         ),
         _mcp(
             "infrastructure-mcp",
@@ -242,14 +257,15 @@ def build_k8s_spec(
             env,
             1,
             ("LAMBDA_API_KEY", "PULUMI_ACCESS_TOKEN", "DOCKER_USERNAME", "DOCKER_TOKEN"),
+            extra_env={"DAGSTER_GRAPHQL_URL": DAGSTER_GRAPHQL_URL},
         ),
         _mcp(
             "business-intelligence-mcp",
             image,
             env,
             replicas,
-            (*SNOWFLAKE_ENV, "PINECONE_API_KEY"),
-            extra_env={"EMBEDDINGS_URL": tei_url},
+            (*SNOWFLAKE_ENV, *PINECONE_ENV),
+            extra_env={"TEI_URL": tei_url},
         ),
         WorkloadSpec(
             name=TEI_WORKLOAD,

@@ -15,7 +15,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from infra_assets.specs.esc import GITHUB_SECRETS_KEY, EscEnvironmentSpec, esc_document
+from infra_assets.specs.esc import GITHUB_SECRETS_KEY, ROTATED_KEY, EscEnvironmentSpec, esc_document
 from infra_assets.specs.gpu_pool import GPU_POOL_LABEL, GpuPoolSpec
 from infra_assets.specs.k8s import K8sSpec, manifest_id, render_manifests
 from infra_assets.specs.node_pools import NodePoolSpec
@@ -274,8 +274,11 @@ def _references(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _resolves(values: Mapping[str, Any], ref: str) -> bool:
+    """The path exists, or reaches a provider (`fn::open::*`) whose outputs are known only when opened."""
     node: Any = values
     for part in ref.split("."):
+        if isinstance(node, Mapping) and any(str(k).startswith("fn::open::") for k in node):
+            return True
         if not isinstance(node, Mapping) or part not in node:
             return False
         node = node[part]
@@ -289,7 +292,7 @@ def validate_esc(spec: EscEnvironmentSpec, document: Mapping[str, Any] | None = 
     values = doc.get("values", {})
     refs = list(_references(doc))
     for where, ref in refs:
-        imported = ref.split(".", 1)[0] == GITHUB_SECRETS_KEY and bool(doc.get("imports"))
+        imported = ref.split(".", 1)[0] in (GITHUB_SECRETS_KEY, ROTATED_KEY) and bool(doc.get("imports"))
         if not imported and not _resolves(values, ref):
             f.append(Finding("reference", where, f"${{{ref}}} does not resolve"))
     exports = values.get("environmentVariables", {})
