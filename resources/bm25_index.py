@@ -1,0 +1,140 @@
+"""BM25 over chunk tokens, by the `bm25s` library: tokenizing, fitting, saving/loading and sparse vectors.
+
+Tokens are lowercased words with English stopwords removed and Snowball-stemmed (PyStemmer), so "GPUs" finds
+"GPU". A chunk's tokens come from its title and text, which lets an exact-title query hit every chunk of the
+page. The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
+fitting is a rebuild from the stored per-chunk tokens, which the lexical stage keeps incrementally.
+
+For Pinecone, a chunk's sparse vector is its row of that matrix with each token hashed to a stable 32-bit
+index (`term_index`), and a query's sparse vector is 1.0 per query token: their dot product is the BM25 score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import scipy.sparse as sp
+from bm25s.tokenization import Tokenized
+
+STOPWORDS = "en"
+BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}
+IDS_FILE = "chunk_ids.json"
+
+
+@cache
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Per text, its stemmed, lowercased, stopword-free word tokens (bm25s's tokenizer)."""
+    if not texts:
+        return []
+    return bm25s.tokenize(
+        list(texts), stopwords=STOPWORDS, stemmer=_stemmer().stemWords, return_ids=False, show_progress=False
+    )
+
+
+def chunk_tokens(title: str | None, text: str) -> list[str]:
+    """The tokens a chunk is indexed under: its document's title, then its text."""
+    return tokenize([f"{title or ''}\n{text}"])[0]
+
+
+def term_index(token: str) -> int:
+    """A token's stable sparse-vector index (first 4 bytes of its blake2b hash, < 2**32)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big")
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+    def as_dict(self) -> dict[str, list]:
+        return {"indices": self.indices, "values": self.values}
+
+
+def query_sparse(tokens: Sequence[str]) -> SparseVector:
+    """1.0 per distinct query token (so dot product with a chunk row = the chunk's BM25 score)."""
+    indices = sorted({term_index(t) for t in tokens})
+    return SparseVector(indices, [1.0] * len(indices))
+
+
+class LexicalIndex:
+    """A fitted BM25 index over chunks, rows in `chunk_ids` order."""
+
+    def __init__(self, model: bm25s.BM25, chunk_ids: list[str]) -> None:
+        self.model = model
+        self.chunk_ids = chunk_ids
+        self._rows: sp.csr_matrix | None = None
+        self._vocab_by_id: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    @classmethod
+    def fit(cls, chunk_ids: Sequence[str], tokens: Sequence[Sequence[str]]) -> LexicalIndex:
+        """Fit BM25 on every chunk's tokens (an empty corpus gives an index that matches nothing)."""
+        if len(chunk_ids) != len(tokens):
+            raise ValueError(f"{len(chunk_ids)} chunk ids but {len(tokens)} token lists")
+        vocab: dict[str, int] = {"": 0}  # bm25s's empty token keeps token-less chunks in the matrix
+        ids = [[vocab.setdefault(t, len(vocab)) for t in doc] or [0] for doc in tokens]
+        model = bm25s.BM25(**BM25_PARAMS)
+        if ids:
+            model.index(Tokenized(ids=ids, vocab=vocab), create_empty_token=False, show_progress=False)
+        return cls(model, list(chunk_ids))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if len(self):
+            self.model.save(str(directory), show_progress=False)
+        (directory / IDS_FILE).write_text(json.dumps(self.chunk_ids))
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        chunk_ids = json.loads((directory / IDS_FILE).read_text())
+        if not chunk_ids:
+            return cls(bm25s.BM25(**BM25_PARAMS), [])
+        model = bm25s.BM25.load(str(directory), mmap=False, show_progress=False, verbosity=0)
+        return cls(model, chunk_ids)
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query tokens (unknown tokens are ignored)."""
+        known = [t for t in dict.fromkeys(tokens) if t in self.model.vocab_dict]
+        if not known or not len(self):
+            return np.zeros(len(self), dtype=np.float32)
+        return self.model.get_scores(known)
+
+    def _matrix(self) -> sp.csr_matrix:
+        if self._rows is None:
+            s = self.model.scores
+            shape = (s["num_docs"], len(s["indptr"]) - 1)
+            self._rows = sp.csc_matrix((s["data"], s["indices"], s["indptr"]), shape=shape).tocsr()
+        return self._rows
+
+    def sparse_row(self, row: int) -> SparseVector:
+        """Chunk `row`'s BM25 weights keyed by hashed token (collisions add up)."""
+        if self._vocab_by_id is None:
+            vocab = self.model.vocab_dict
+            self._vocab_by_id = [""] * len(vocab)
+            for token, index in vocab.items():
+                self._vocab_by_id[index] = token
+        matrix = self._matrix()
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        weights: dict[int, float] = {}
+        for column, value in zip(matrix.indices[start:end], matrix.data[start:end], strict=True):
+            token = self._vocab_by_id[column]
+            if token and value > 0:
+                key = term_index(token)
+                weights[key] = weights.get(key, 0.0) + float(value)
+        indices = sorted(weights)
+        return SparseVector(indices, [round(weights[i], 6) for i in indices])

@@ -1,0 +1,32 @@
+"""The search tunables, in one place: rank-fusion weights, candidate depth and the "no good match" bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DENSE = "dense"
+LEXICAL = "lexical"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    """How dense and lexical rankings are fused, how deep each is read, and what counts as a weak match."""
+
+    rrf_k: int = 60  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 50  # chunks read from each ranking before fusing
+    min_dense_score: float = 0.5  # cosine below this, with too few query words matched, is a weak match
+    min_term_coverage: float = 0.5  # share of the query's words a chunk must contain to count as a lexical match
+    snippet_chars: int = 220
+
+    def __post_init__(self) -> None:
+        if self.rrf_k < 1 or self.candidates < 1 or min(self.dense_weight, self.lexical_weight) < 0:
+            raise ValueError(f"invalid search settings: {self}")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {DENSE: self.dense_weight, LEXICAL: self.lexical_weight}
+
+
+DEFAULT_SEARCH_SETTINGS = SearchSettings()
