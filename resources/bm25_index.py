@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +43,14 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(
         list(texts), stopwords=STOPWORDS, stemmer=_stemmer().stemWords, return_ids=False, show_progress=False
     )
+
+
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+
+
+def stem_words(words: Sequence[str]) -> list[str]:
+    """Each word as `tokenize` would spell it (lowercased, stemmed), stopwords kept: for matching words in text."""
+    return _stemmer().stemWords([w.lower() for w in words])
 
 
 def chunk_tokens(title: str | None, text: str) -> list[str]:
@@ -109,8 +118,10 @@ class LexicalIndex:
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every chunk for the query tokens (unknown tokens are ignored)."""
+        if not len(self):
+            return np.zeros(0, dtype=np.float32)
         known = [t for t in dict.fromkeys(tokens) if t in self.model.vocab_dict]
-        if not known or not len(self):
+        if not known:
             return np.zeros(len(self), dtype=np.float32)
         return self.model.get_scores(known)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-from resources.bm25_index import tokenize
+from resources.bm25_index import TOKEN_PATTERN, stem_words
 
-_WORD = re.compile(r"\w+")
 MARK = "**"
 
 
@@ -15,9 +13,9 @@ def matched_spans(text: str, query_tokens: Collection[str]) -> list[tuple[int, i
     """(start, end) of each word in `text` whose token (stemmed, lowercased) is one of `query_tokens`."""
     if not query_tokens:
         return []
-    words = list(_WORD.finditer(text))
-    tokens = tokenize([m.group(0) for m in words])
-    return [(m.start(), m.end()) for m, toks in zip(words, tokens, strict=True) if toks and toks[0] in query_tokens]
+    words = list(TOKEN_PATTERN.finditer(text))
+    stems = stem_words([m.group(0) for m in words])
+    return [(m.start(), m.end()) for m, stem in zip(words, stems, strict=True) if stem in query_tokens]
 
 
 def coverage(text: str, query_tokens: Collection[str]) -> float:
@@ -25,7 +23,7 @@ def coverage(text: str, query_tokens: Collection[str]) -> float:
     wanted = set(query_tokens)
     if not wanted:
         return 0.0
-    found = {tok for toks in tokenize([text]) for tok in toks}
+    found = set(stem_words(TOKEN_PATTERN.findall(text)))
     return len(wanted & found) / len(wanted)
 
 
