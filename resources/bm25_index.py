@@ -53,9 +53,33 @@ def stem_words(words: Sequence[str]) -> list[str]:
     return _stemmer().stemWords([w.lower() for w in words])
 
 
+@cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+_STEMS: dict[str, str] = {}  # word -> stem, shared by every call in the process (bounded by MAX_CACHED_STEMS)
+MAX_CACHED_STEMS = 1_000_000
+
+
+def fast_tokens(text: str) -> list[str]:
+    """`tokenize([text])[0]` without bm25s's per-call overhead (same pattern, stopwords and stemmer); each
+    distinct word is stemmed once per process."""
+    stop, stems = _stopwords(), _STEMS
+    words = [w for w in TOKEN_PATTERN.findall(text.lower()) if w not in stop]
+    new = [w for w in dict.fromkeys(words) if w not in stems]
+    if new:
+        if len(stems) + len(new) > MAX_CACHED_STEMS:
+            stems.clear()
+        stems.update(zip(new, _stemmer().stemWords(new), strict=True))
+    return [stems[w] for w in words]
+
+
 def chunk_tokens(title: str | None, text: str) -> list[str]:
     """The tokens a chunk is indexed under: its document's title, then its text."""
-    return tokenize([f"{title or ''}\n{text}"])[0]
+    return fast_tokens(f"{title or ''}\n{text}")
 
 
 def term_index(token: str) -> int:

@@ -21,13 +21,13 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Literal, TextIO
 
-from resources.bm25_index import tokenize
+from resources.bm25_index import fast_tokens
 from resources.embeddings import Embedder, EmbeddingError
 from resources.lexical_store import LexicalStore, epoch_seconds
 from resources.vector_store import VectorMatch, VectorStore, VectorStoreError
 from sophia_pipelines.retrieval.collapse import ChunkHit, CollapsedHit, collapse
-from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion
-from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, SearchSettings
+from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion, title_ranking
+from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, TITLE, SearchSettings
 from sophia_pipelines.retrieval.snippets import coverage, highlight
 
 SNIPPET_CHARS = 160
@@ -129,7 +129,7 @@ def hybrid_search(
         raise ValueError("query must not be empty")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K}")
-    tokens = tokenize([query])[0]
+    tokens = fast_tokens(query)
     depth = max(settings.candidates, k * 4)
     rankings: dict[str, list[str]] = {}
     meta: dict[str, dict] = {}
@@ -148,6 +148,10 @@ def hybrid_search(
     if (since or until) and lexical_store is not None:
         undated = [cid for cid in rankings.get(DENSE, []) if "published_at" not in meta[cid]]
         meta.update(lexical_store.fetch(undated) if undated else {})
+    if mode == "hybrid":
+        candidates = dict.fromkeys(cid for ranking in rankings.values() for cid in ranking)
+        titles = {cid: fast_tokens(meta[cid].get("title") or "") for cid in candidates}
+        rankings[TITLE] = title_ranking(tokens, titles)
     fused = reciprocal_rank_fusion(rankings, settings.weights, settings.rrf_k)
     hits = []
     for cid, score in fused:

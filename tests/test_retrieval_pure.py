@@ -23,7 +23,7 @@ def test_rrf_sums_weighted_reciprocal_ranks() -> None:
 
 def test_rrf_order_weights_and_ties() -> None:
     rankings = {"dense": ["d1", "shared"], "lexical": ["l1", "shared"]}
-    assert [i for i, _ in reciprocal_rank_fusion(rankings, {"dense": 1, "lexical": 1}, k=60)][0] == "shared"
+    assert next(i for i, _ in reciprocal_rank_fusion(rankings, {"dense": 1, "lexical": 1}, k=60)) == "shared"
     # equal scores keep first-seen order: the first ranking given wins the tie
     assert [i for i, _ in reciprocal_rank_fusion({"x": ["a"], "y": ["b"]}, {}, k=60)] == ["a", "b"]
     # weights decide between the two rankings' top items

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 DENSE = "dense"
 LEXICAL = "lexical"
+TITLE = "title"  # candidates re-ranked by how closely their title matches the query
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,18 +20,19 @@ class SearchSettings:
     rrf_k: int = 10
     dense_weight: float = 0.5
     lexical_weight: float = 1.0
+    title_weight: float = 1.0
     candidates: int = 50  # chunks read from each ranking before fusing
     min_dense_score: float = 0.5  # cosine below this, with too few query words matched, is a weak match
     min_term_coverage: float = 0.5  # share of the query's words a chunk must contain to count as a lexical match
     snippet_chars: int = 220
 
     def __post_init__(self) -> None:
-        if self.rrf_k < 1 or self.candidates < 1 or min(self.dense_weight, self.lexical_weight) < 0:
+        if self.rrf_k < 1 or self.candidates < 1 or min(self.dense_weight, self.lexical_weight, self.title_weight) < 0:
             raise ValueError(f"invalid search settings: {self}")
 
     @property
     def weights(self) -> dict[str, float]:
-        return {DENSE: self.dense_weight, LEXICAL: self.lexical_weight}
+        return {DENSE: self.dense_weight, LEXICAL: self.lexical_weight, TITLE: self.title_weight}
 
 
 DEFAULT_SEARCH_SETTINGS = SearchSettings()
