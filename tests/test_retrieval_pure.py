@@ -34,6 +34,21 @@ def test_rrf_order_weights_and_ties() -> None:
     assert fused[0][0] == "b" and fused[1] == ("a", 0.0)
 
 
+def test_title_ranking_puts_the_exact_title_first() -> None:
+    from sophia_pipelines.retrieval.fusion import title_ranking
+
+    query = tokenize(["Time-slicing vs MIG: sharing H100 GPUs across 120 teams"])[0]
+    titles = {
+        "other-number": tokenize(["Time-slicing vs MIG: sharing H100 GPUs across 40 teams"])[0],
+        "exact": tokenize(["Time-slicing vs MIG: sharing H100 GPUs across 120 teams"])[0],
+        "suffixed": tokenize(["Time-slicing vs MIG: sharing H100 GPUs across 120 teams | Sophia AI Blog"])[0],
+        "unrelated": tokenize(["Sourdough basics"])[0],
+    }
+    ranking = title_ranking(query, titles)
+    assert ranking[0] == "exact" and set(ranking[1:]) == {"suffixed", "other-number"}  # "unrelated" is below 0.5
+    assert title_ranking([], titles) == [] and title_ranking(query, {"untitled": []}) == []
+
+
 def test_rrf_counts_a_repeated_id_once_and_validates_k() -> None:
     fused = dict(reciprocal_rank_fusion({"dense": ["a", "a", "b"]}, {}, k=1))
     assert fused == {"a": pytest.approx(1 / 2), "b": pytest.approx(1 / 4)}
@@ -44,7 +59,11 @@ def test_rrf_counts_a_repeated_id_once_and_validates_k() -> None:
 
 def test_settings_hold_the_weights_and_validate() -> None:
     settings = SearchSettings()
-    assert settings.weights == {"dense": settings.dense_weight, "lexical": settings.lexical_weight}
+    assert settings.weights == {
+        "dense": settings.dense_weight,
+        "lexical": settings.lexical_weight,
+        "title": settings.title_weight,
+    }
     with pytest.raises(ValueError):
         SearchSettings(rrf_k=0)
     with pytest.raises(ValueError):
