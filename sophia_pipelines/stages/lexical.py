@@ -110,13 +110,13 @@ def sync_lexical(
     tokenize_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    gone = set(orphans)
-    corpus = {cid: tokens.split() for cid, tokens in zip(stored["chunk_id"], stored["tokens"], strict=True)}
-    for cid in gone:
+    corpus = dict(zip(stored["chunk_id"], stored["tokens"], strict=True))  # space-separated, as stored
+    for cid in orphans:
         corpus.pop(cid, None)
-    corpus.update(new_tokens)
+    joined = {cid: " ".join(tokens) for cid, tokens in new_tokens.items()}
+    corpus.update(joined)
     ids = sorted(corpus)
-    index = LexicalIndex.fit(ids, [corpus[cid] for cid in ids])
+    index = LexicalIndex.fit_joined(ids, [corpus[cid] for cid in ids])
     fit_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -125,7 +125,7 @@ def sync_lexical(
         {
             "chunk_id": list(new_tokens),
             "content_hash": pending["content_hash"].tolist(),
-            "tokens": [" ".join(tokens) for tokens in new_tokens.values()],
+            "tokens": list(joined.values()),
             "indexed_at": datetime.now(UTC),
         }
     )
