@@ -8,6 +8,7 @@ saves the whole fit (a rebuild), Pinecone upserts only the changed chunks' spars
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from resources.bm25_index import LexicalIndex
+from resources.bm25_index import IDS_FILE, LexicalIndex
 from resources.vector_store import SNIPPET_MAX_CHARS, TITLE_MAX_CHARS, VectorMatch, VectorStoreError
 
 # What every lexical record carries (the vector store's fields plus the document's date, for date filters).
@@ -219,8 +220,8 @@ class LocalLexicalStore(LexicalStore):
         return {vid: dict(loaded.metadata[loaded.rows[vid]]) for vid in ids if vid in loaded.rows}
 
     def count(self) -> int:
-        loaded = self._load()
-        return 0 if loaded is None else len(loaded.index)
+        folder = self._current()
+        return 0 if folder is None else len(json.loads((folder / IDS_FILE).read_text()))
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "bm25s", "directory": self.directory, "count": self.count()}

@@ -98,9 +98,9 @@ def sync_lexical(
             s.execute("DELETE FROM lexical_ledger")
         pending = s.query(PENDING_LEXICAL_SQL)
         orphans = s.query(ORPHAN_LEXICAL_SQL)["chunk_id"].tolist()
+        if pending.empty and not orphans:
+            return LexicalResult(0, 0, s.row_count(LEXICAL_LEDGER), 0.0, 0.0, 0.0)
         stored = s.query(LEDGER_TOKENS_SQL)
-    if pending.empty and not orphans:
-        return LexicalResult(0, 0, len(stored), 0.0, 0.0, 0.0)
 
     t0 = time.perf_counter()
     new_tokens = {
