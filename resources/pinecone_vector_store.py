@@ -6,12 +6,14 @@ import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import dagster as dg
 import numpy as np
 from pydantic import Field
 
+from resources.bm25_index import LexicalIndex, query_sparse
 from resources.http_retry import (
     Failure,
     PermanentError,
@@ -20,6 +22,7 @@ from resources.http_retry import (
     classify_httpx,
     classify_status,
 )
+from resources.lexical_store import LexicalRecord, LexicalStore, epoch_seconds, lexical_metadata
 from resources.vector_store import (
     VectorBatch,
     VectorMatch,
@@ -103,18 +106,8 @@ def classify_pinecone(exc: BaseException) -> Failure | None:
     return None
 
 
-class PineconeVectorStore(VectorStore):
-    """A Pinecone serverless index (one namespace of it), through the official `pinecone` SDK.
-
-    Upserts go out in requests of ≤ 1,000 vectors and ≤ 2 MB, deletes in ≤ 1,000 ids. The SDK (10.x) retries
-    408/429/500/502/503/504 and connection errors itself, 3 times per request, unless its per-host retry budget
-    (a token bucket drained by failures) is spent; it is not configurable for the data plane. So every call
-    (upsert, delete, query, describe) also goes through the shared `call_with_retry` (resources/http_retry.py):
-    transient faults (also 425 and every 5xx) get `max_attempts` tries within `max_retry_seconds`, permanent
-    ones fail at once as `PermanentVectorStoreError`. Upserts and deletes by id are idempotent, so repeating one
-    is safe. `delete` returns the number of ids submitted (Pinecone does not report how many existed); `count`
-    reads `describe_index_stats`, which is eventually consistent on a real index.
-    """
+class PineconeIndexResource(dg.ConfigurableResource):
+    """One Pinecone index (one namespace of it) through the official SDK, each call under the shared retry policy."""
 
     api_key: str = Field(repr=False, description="Pinecone API key (from an EnvVar)")
     index_host: str = Field(description="the index's data-plane host, e.g. https://sophia-abc123.svc.pinecone.io")
@@ -144,7 +137,7 @@ class PineconeVectorStore(VectorStore):
         from pinecone.errors.exceptions import PineconeError
 
         if not self.api_key:
-            raise PermanentVectorStoreError("PineconeVectorStore: api_key is empty")
+            raise PermanentVectorStoreError(f"{type(self).__name__}: api_key is empty")
         client = Pinecone(api_key=self.api_key, timeout=self.timeout_seconds)
         try:
             with client.Index(host=self._host) as index:
@@ -170,6 +163,35 @@ class PineconeVectorStore(VectorStore):
             error=VectorStoreError,
             permanent_error=PermanentVectorStoreError,
         )
+
+    def _stats(self) -> Any:
+        with self._index("describe_index_stats") as index:
+            return self._call("describe_index_stats", index.describe_index_stats)
+
+    def _namespace_count(self, stats: Any) -> int:
+        keys = ("", "__default__") if self.namespace in ("", "__default__") else (self.namespace,)
+        for key in keys:
+            summary = stats.namespaces.get(key)
+            if summary is not None:
+                return int(summary.vector_count)
+        return 0
+
+    def count(self) -> int:
+        return self._namespace_count(self._stats())
+
+
+class PineconeVectorStore(PineconeIndexResource, VectorStore):
+    """A Pinecone serverless index (one namespace of it), through the official `pinecone` SDK.
+
+    Upserts go out in requests of ≤ 1,000 vectors and ≤ 2 MB, deletes in ≤ 1,000 ids. The SDK (10.x) retries
+    408/429/500/502/503/504 and connection errors itself, 3 times per request, unless its per-host retry budget
+    (a token bucket drained by failures) is spent; it is not configurable for the data plane. So every call
+    (upsert, delete, query, describe) also goes through the shared `call_with_retry` (resources/http_retry.py):
+    transient faults (also 425 and every 5xx) get `max_attempts` tries within `max_retry_seconds`, permanent
+    ones fail at once as `PermanentVectorStoreError`. Upserts and deletes by id are idempotent, so repeating one
+    is safe. `delete` returns the number of ids submitted (Pinecone does not report how many existed); `count`
+    reads `describe_index_stats`, which is eventually consistent on a real index.
+    """
 
     def upsert_batch(self, batch: VectorBatch) -> int:
         if not len(batch):
@@ -226,21 +248,6 @@ class PineconeVectorStore(VectorStore):
             if m.score is not None and math.isfinite(m.score)
         ]
 
-    def _stats(self) -> Any:
-        with self._index("describe_index_stats") as index:
-            return self._call("describe_index_stats", index.describe_index_stats)
-
-    def _namespace_count(self, stats: Any) -> int:
-        keys = ("", "__default__") if self.namespace in ("", "__default__") else (self.namespace,)
-        for key in keys:
-            summary = stats.namespaces.get(key)
-            if summary is not None:
-                return int(summary.vector_count)
-        return 0
-
-    def count(self) -> int:
-        return self._namespace_count(self._stats())
-
     def describe(self) -> dict[str, Any]:
         stats = self._stats()
         return {
@@ -251,4 +258,124 @@ class PineconeVectorStore(VectorStore):
             "index_dimension": stats.dimension,
             "count": self._namespace_count(stats),
             "index_total_count": int(stats.total_vector_count),
+        }
+
+
+def pinecone_lexical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Lexical metadata as Pinecone stores it: no nulls, the date as `published_ts` (epoch seconds, filterable)."""
+    clean = {k: v for k, v in lexical_metadata(metadata).items() if v is not None}
+    when = clean.pop("published_at", None)
+    if when is not None:
+        clean["published_ts"] = epoch_seconds(when)
+    size = json_size(clean)
+    if size > PINECONE_MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is {size} bytes, over Pinecone's {PINECONE_MAX_METADATA_BYTES}-byte limit")
+    return clean
+
+
+def lexical_from_pinecone(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Back to LEXICAL_FIELDS (the date a UTC datetime again)."""
+    out = dict(metadata)
+    stamp = out.pop("published_ts", None)
+    out["published_at"] = None if stamp is None else datetime.fromtimestamp(float(stamp), UTC)
+    return lexical_metadata(out)
+
+
+class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
+    """BM25 on a Pinecone *sparse* index (vector type sparse, metric dotproduct), beside the dense index.
+
+    A chunk's record is its row of the fitted BM25 matrix as sparse values (tokens hashed to 32-bit indices,
+    `resources/bm25_index.py`); a query is 1.0 per query token, so Pinecone's dot product is the BM25 score.
+    Only changed chunks are upserted: unchanged chunks keep the idf of the fit they were written with (it drifts
+    slowly as the corpus grows). Chunks without tokens are not stored. Same request limits and retry handling as
+    the dense store; dates are filtered server-side on `published_ts`.
+    """
+
+    def write(self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]) -> int:
+        rows = {vid: n for n, vid in enumerate(index.chunk_ids)}
+        vectors, empty = [], []
+        for record in upserts:
+            sparse = index.sparse_row(rows[record.id])
+            if not sparse.indices:
+                empty.append(record.id)
+                continue
+            vectors.append(
+                {
+                    "id": record.id,
+                    "sparse_values": sparse.as_dict(),
+                    "metadata": pinecone_lexical_metadata(record.metadata),
+                }
+            )
+        written = 0
+        with self._index("upsert") as index_client:
+            for request in pinecone_batches(vectors):
+                response = self._call(
+                    "upsert", lambda request=request: index_client.upsert(vectors=request, namespace=self.namespace)
+                )
+                written += int(response.upserted_count)
+            gone = list(dict.fromkeys([*deletes, *empty]))
+            for start in range(0, len(gone), PINECONE_MAX_DELETE_IDS):
+                chunk = gone[start : start + PINECONE_MAX_DELETE_IDS]
+                self._call("delete", lambda chunk=chunk: index_client.delete(ids=chunk, namespace=self.namespace))
+        return written
+
+    def query(
+        self,
+        tokens: Sequence[str],
+        top_k: int = 50,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[VectorMatch]:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        sparse = query_sparse(tokens)
+        if not sparse.indices:
+            return []
+        conditions: list[dict[str, Any]] = []
+        if source is not None:
+            conditions.append({"source": {"$eq": source}})
+        if since is not None:
+            conditions.append({"published_ts": {"$gte": epoch_seconds(since)}})
+        if until is not None:
+            conditions.append({"published_ts": {"$lte": epoch_seconds(until)}})
+        flt = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        with self._index("query") as index:
+            response = self._call(
+                "query",
+                lambda: index.query(
+                    sparse_vector=sparse.as_dict(),
+                    top_k=min(top_k, 10_000),
+                    namespace=self.namespace,
+                    filter=flt,
+                    include_metadata=True,
+                    include_values=False,
+                ),
+            )
+        return [
+            VectorMatch(m.id, float(m.score), lexical_from_pinecone(dict(m.metadata or {})))
+            for m in response.matches
+            if m.score is not None and math.isfinite(m.score) and m.score > 0
+        ]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        if not unique:
+            return found
+        with self._index("fetch") as index:
+            for start in range(0, len(unique), PINECONE_MAX_DELETE_IDS):
+                chunk = unique[start : start + PINECONE_MAX_DELETE_IDS]
+                response = self._call("fetch", lambda chunk=chunk: index.fetch(ids=chunk, namespace=self.namespace))
+                for vid, vector in response.vectors.items():
+                    found[vid] = lexical_from_pinecone(dict(vector.metadata or {}))
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        stats = self._stats()
+        return {
+            "backend": "pinecone-sparse",
+            "index_host": self.index_host,
+            "namespace": self.namespace,
+            "count": self._namespace_count(stats),
         }

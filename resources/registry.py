@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import Embedder, WordLlamaEmbedder
+from resources.lexical_store import LexicalStore, LocalLexicalStore
 from resources.payloads import SamplePayloadSource, samples_dir_from_env
 from resources.pipeline_settings import PipelineSettings
 from resources.profile import TEI_DIMENSION, TEI_MODEL, WORDLLAMA_DIMENSION, EnvProfile, current_profile
@@ -69,6 +70,7 @@ def local_resources(root: Path | None = None, samples_dir: Path | None = None) -
         "warehouse": DuckDBWarehouse(duckdb=DuckDBResource(database=str(root / "warehouse.duckdb"))),
         "embedder": WordLlamaEmbedder(dimension=dim),
         "vector_store": DuckDBVectorStore(database=str(root / "vectors.duckdb"), dimension=dim),
+        "lexical_store": LocalLexicalStore(directory=str(root / "lexical")),
         "pipeline": pipeline_settings(),
     }
 
@@ -104,7 +106,7 @@ def live_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> d
     from resources.apify import ApifyPayloadSource
     from resources.embeddings import TeiEmbedder
     from resources.phantombuster import PhantomBusterPayloadSource
-    from resources.pinecone_vector_store import PineconeVectorStore
+    from resources.pinecone_vector_store import PineconeLexicalStore, PineconeVectorStore
     from resources.snowflake_warehouse import SnowflakeWarehouse
     from resources.tavily import TavilyPayloadSource
 
@@ -153,6 +155,12 @@ def live_resources(profile: EnvProfile, upstreams: Upstreams | None = None) -> d
             namespace=os.environ.get("PINECONE_NAMESPACE", "documents"),
             dimension=dim,
         ),
+        # BM25 on a Pinecone sparse index (vector type sparse, metric dotproduct) beside the dense one.
+        "lexical_store": PineconeLexicalStore(
+            api_key=dg.EnvVar("PINECONE_API_KEY"),
+            index_host=dg.EnvVar("PINECONE_SPARSE_INDEX_HOST"),
+            namespace=os.environ.get("PINECONE_NAMESPACE", "documents"),
+        ),
         "pipeline": pipeline_settings(),
     }
 
@@ -167,6 +175,12 @@ def build_search_resources() -> tuple[Embedder, VectorStore]:
     res = build_resources(current_profile())
     embedder, store = res["embedder"], res["vector_store"]
     return resolve(embedder), resolve(store)
+
+
+def build_hybrid_search_resources() -> tuple[Embedder, VectorStore, LexicalStore]:
+    """The embedder, vector store and lexical store that hybrid search uses, for the current profile."""
+    res = build_resources(current_profile())
+    return resolve(res["embedder"]), resolve(res["vector_store"]), resolve(res["lexical_store"])
 
 
 def resolve(resource: Any) -> Any:

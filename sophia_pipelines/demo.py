@@ -15,11 +15,11 @@ import time
 import dagster as dg
 
 from resources.profile import current_env
-from resources.registry import build_search_resources, resolve
+from resources.registry import build_hybrid_search_resources, resolve
 from sophia_pipelines.domain.tables import DOCUMENT_REJECTS
 from sophia_pipelines.land import console_log_level, land_everything, summary
 from sophia_pipelines.run_health import end_dead_runs
-from sophia_pipelines.search import format_results, search
+from sophia_pipelines.search import format_response, hybrid_search
 from sophia_pipelines.streams import ALL_TABLES
 from sophia_platform.loader import load_platform
 
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(result.runs)} runs succeeded in {time.perf_counter() - started:.1f}s.\n")
     print("\n".join(summary_lines(defs)))
-    embedder, store = build_search_resources()
-    print(f"\nSearch: {args.query!r} (top {args.k}, {store.count():,} vectors)")
-    print(format_results(args.query, search(args.query, embedder, store, args.k)))
+    embedder, store, lexical = build_hybrid_search_resources()
+    print(f"\nSearch: {args.query!r} (top {args.k}, {store.count():,} vectors, {lexical.count():,} indexed chunks)")
+    print(format_response(hybrid_search(args.query, embedder, store, lexical, args.k)))
     return 0
 
 

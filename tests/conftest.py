@@ -15,6 +15,7 @@ import pytest
 from resources.payloads import BUNDLED_SAMPLES_DIR
 from resources.registry import local_resources
 from sophia_pipelines.assets.ingestion import build_ingestion_assets, build_land_jobs
+from sophia_pipelines.assets.lexical import build_lexical_assets
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
 from sophia_pipelines.assets.warehouse import WAREHOUSE_CHECKS, build_warehouse_assets
 from sophia_pipelines.jobs import data_pipeline_job
@@ -72,6 +73,7 @@ def build_data_plane(
         *build_ingestion_assets("duckdb", streams),
         *build_warehouse_assets("duckdb", streams),
         *build_vector_assets("duckdb"),
+        *build_lexical_assets("duckdb"),
     ]
     return DataPlane(root, samples, local_resources(root, samples), assets, tuple(streams))
 

@@ -22,7 +22,7 @@ from sophia_pipelines.streams import STREAMS
 from sophia_platform.defs.automation.definitions import build_automation_sensors
 from sophia_platform.loader import load_platform
 
-DOWNSTREAM = {"documents", "chunks", "chunk_vectors"}
+DOWNSTREAM = {"documents", "chunks", "chunk_vectors", "chunk_lexical_index"}
 CHECKS = {
     "documents_id_unique",
     "documents_text_non_empty",

@@ -20,7 +20,7 @@ import pytest
 
 from resources.registry import resolve
 from sophia_pipelines.land import land_everything
-from sophia_pipelines.search import search
+from sophia_pipelines.search import hybrid_search, search
 from sophia_pipelines.streams import DEFAULT_APIFY_ACTORS
 from sophia_platform.loader import load_platform
 from tests.conftest import build_data_plane, metadata_by_asset
@@ -54,6 +54,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object
         TavilyStandin(SECRETS["TAVILY_API_KEY"], responses) as tavily,
         TeiStandin(dimension=DIM) as tei,
         PineconeStandin(dimension=DIM, api_key=SECRETS["PINECONE_API_KEY"]) as pinecone,
+        PineconeStandin(api_key=SECRETS["PINECONE_API_KEY"], vector_type="sparse", metric="dotproduct") as sparse,
         fakesnow.patch(),
     ):
         for stream, actor in DEFAULT_APIFY_ACTORS.items():
@@ -73,6 +74,7 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object
             "SOPHIA_TAVILY_QUERIES": json.dumps([r["query"] for r in responses]),
             "TEI_URL": tei.url,
             "PINECONE_INDEX_HOST": pinecone.host,
+            "PINECONE_SPARSE_INDEX_HOST": sparse.host,
             "SOPHIA_EMBEDDING_DIM": str(DIM),
             "SNOWFLAKE_ACCOUNT": "sophia-e2e",
             "SNOWFLAKE_USER": "pipelines",
@@ -83,7 +85,14 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        yield {"pinecone": pinecone, "apify": apify, "phantombuster": phantom, "tavily": tavily, "tei": tei}
+        yield {
+            "pinecone": pinecone,
+            "sparse": sparse,
+            "apify": apify,
+            "phantombuster": phantom,
+            "tavily": tavily,
+            "tei": tei,
+        }
 
 
 def local_document_ids(tmp_path: Path) -> set[str]:
@@ -124,6 +133,17 @@ def test_production_wiring_matches_local_and_leaks_nothing(production_env: dict,
     embedder, store = resolve(defs.resources["embedder"]), resolve(defs.resources["vector_store"])
     hits = search("direct-to-chip liquid cooling and district heating for 80 kW GPU racks", embedder, store, k=3)
     assert hits and hits[0].metadata["source"]
+
+    # The lexical half: BM25 sparse vectors on the sparse index, hybrid search over both indexes.
+    sparse: PineconeStandin = production_env["sparse"]
+    upserted = [v for call in sparse.calls("/vectors/upsert") for v in call.body["vectors"]]
+    assert upserted and all(v["sparseValues"]["indices"] and not v.get("values") for v in upserted)
+    assert md1["chunk_lexical_index"]["chunks_indexed"] == md1["chunks"]["dagster/row_count"]
+    assert md2["chunk_lexical_index"]["chunks_indexed"] == 0
+    lexical = resolve(defs.resources["lexical_store"])
+    response = hybrid_search("Retrofitting liquid cooling for dense GPU racks", embedder, store, lexical, k=3)
+    assert response.results[0].title.startswith("Retrofitting liquid cooling for dense GPU racks")
+    assert sparse.calls("/query")[-1].body["sparseVector"]["indices"]
 
     for secret in SECRETS.values():
         assert not any(secret in e for e in events), "a credential leaked into the run's events"

@@ -1,17 +1,29 @@
-"""Search: the domain function, the formatting, and the CLI (local resources, no network)."""
+"""Search: dense and hybrid ranking, collapse, filters, "no good match", the formatting and the CLI (local, offline)."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from resources.bm25_index import LexicalIndex, chunk_tokens
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
-from resources.vector_store import VectorMatch
+from resources.lexical_store import LexicalRecord, LocalLexicalStore
 from sophia_pipelines.domain.chunking import chunk_document
-from sophia_pipelines.search import format_results, main, run, search, snippet
+from sophia_pipelines.retrieval.snippets import MARK
+from sophia_pipelines.search import (
+    SearchResponse,
+    SearchResult,
+    format_response,
+    hybrid_search,
+    main,
+    run,
+    search,
+    snippet,
+)
 from sophia_pipelines.stages.vectors import chunk_record
 
 DOCS = [
@@ -42,29 +54,47 @@ DOCS = [
 ]
 
 
-def _fill(store: DuckDBVectorStore, embedder: WordLlamaEmbedder) -> None:
-    records = []
-    for doc_id, source, title, url, text in DOCS:
+# The GPU article again, as another source carried it (same URL): one result listing both sources.
+DUPLICATE = ("gpu-dup", "apify/website-content-crawler", DOCS[0][2], DOCS[0][3], DOCS[0][4])
+DATES = {"gpu": datetime(2026, 1, 5, tzinfo=UTC), "gpu-dup": datetime(2026, 1, 6, tzinfo=UTC)}
+
+
+def _fill(store: DuckDBVectorStore, embedder: WordLlamaEmbedder, lexical: LocalLexicalStore | None = None) -> None:
+    records, lexical_records, tokens = [], [], []
+    for doc_id, source, title, url, text in [*DOCS, DUPLICATE]:
         chunks = chunk_document(doc_id, text)
         vectors = embedder.embed([c.text for c in chunks])
         records += [
             chunk_record(c, v, source=source, url=url, title=title) for c, v in zip(chunks, vectors, strict=True)
         ]
+        for c in chunks:
+            meta = {"document_id": doc_id, "chunk_index": c.chunk_index, "source": source, "url": url}
+            meta |= {"title": title, "text": c.text, "published_at": DATES.get(doc_id)}
+            lexical_records.append(LexicalRecord(c.chunk_id, meta))
+            tokens.append(chunk_tokens(title, c.text))
     store.upsert(records)
+    if lexical is not None:
+        index = LexicalIndex.fit([r.id for r in lexical_records], tokens)
+        lexical.write(index, lexical_records, [])
 
 
 @pytest.fixture
 def filled(tmp_path: Path) -> tuple[WordLlamaEmbedder, DuckDBVectorStore]:
     embedder = WordLlamaEmbedder()
     store = DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=embedder.dimension)
-    _fill(store, embedder)
+    _fill(store, embedder, LocalLexicalStore(directory=str(tmp_path / "lexical")))
     return embedder, store
+
+
+@pytest.fixture
+def lexical(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore], tmp_path: Path) -> LocalLexicalStore:
+    return LocalLexicalStore(directory=str(tmp_path / "lexical"))
 
 
 def test_search_ranks_the_relevant_document_first(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore]) -> None:
     embedder, store = filled
-    matches = search("GPU cloud pricing", embedder, store, k=3)
-    assert matches[0].metadata["document_id"] == "gpu"
+    matches = search("GPU cloud pricing", embedder, store, k=4)
+    assert {m.metadata["document_id"] for m in matches[:2]} == {"gpu", "gpu-dup"}
     assert matches[0].score > matches[-1].score
     assert matches[-1].metadata["document_id"] == "bread"
 
@@ -72,7 +102,7 @@ def test_search_ranks_the_relevant_document_first(filled: tuple[WordLlamaEmbedde
 def test_search_source_filter(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore]) -> None:
     embedder, store = filled
     matches = search("GPU cloud pricing", embedder, store, k=5, source="apify/website-content-crawler")
-    assert {m.metadata["document_id"] for m in matches} == {"bread", "vdb"}
+    assert {m.metadata["document_id"] for m in matches} == {"bread", "vdb", "gpu-dup"}
 
 
 def test_search_validates(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore], tmp_path: Path) -> None:
@@ -84,26 +114,30 @@ def test_search_validates(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore], t
         search("gpu", embedder, other)
 
 
-def test_format_results() -> None:
-    long_text = "Renting GPUs " + "is cheap and flexible " * 20 + "\n\nsecond paragraph"
-    matches = [
-        VectorMatch(
-            "gpu-0000",
-            0.87654,
-            {"title": "GPU pricing", "url": "https://e.com/g", "source": "tavily/search", "text": long_text},
-        ),
-        VectorMatch("x-0000", 0.5, {"title": None, "url": None, "source": None, "text": None}),
-    ]
-    output = format_results("gpu", matches)
-    lines = output.splitlines()
+def result(title: str, **fields: object) -> SearchResult:
+    base = dict(document_id="d", title=title, url="https://e.com/g", sources=("tavily/search",), score=0.08765)
+    base |= dict(snippet="Renting **GPUs** is cheap", chunk_id="d-0", dense_score=0.9, lexical_score=3.0)
+    return SearchResult(**(base | fields))
+
+
+def test_format_response() -> None:
+    two_sources = ("tavily/search", "apify/website-content-crawler")
+    response = SearchResponse(
+        "gpu",
+        [
+            result("GPU pricing", sources=two_sources, published_at=datetime(2026, 1, 5, tzinfo=UTC)),
+            result("(untitled)", url=None, sources=(), score=0.05),
+        ],
+    )
+    lines = format_response(response).splitlines()
     assert lines[0] == 'Top 2 results for "gpu":'
-    assert " 1. [0.877] GPU pricing" in lines
-    assert "    https://e.com/g  ·  tavily/search" in lines
-    snippet_line = lines[lines.index(" 1. [0.877] GPU pricing") + 2]
-    assert snippet_line.startswith("    Renting GPUs is cheap") and snippet_line.endswith("…")
-    assert len(snippet_line.strip()) <= 160
-    assert " 2. [0.500] (untitled)" in lines
-    assert format_results("q", []) == 'No results for "q".'
+    assert " 1. [0.0877] GPU pricing" in lines
+    assert "    https://e.com/g  ·  tavily/search, apify/website-content-crawler (2 sources)  ·  2026-01-05" in lines
+    assert "    Renting **GPUs** is cheap" in lines
+    assert " 2. [0.0500] (untitled)" in lines and "    (no url)  ·  (unknown source)" in lines
+    assert format_response(SearchResponse("q", [], no_good_match=True)) == 'No results for "q".'
+    weak = format_response(SearchResponse("q", [], no_good_match=True, closest=[result("Near miss")]))
+    assert weak.startswith('No good match for "q": every result scored weakly. Closest:') and "Near miss" in weak
 
 
 def test_snippet() -> None:
@@ -119,6 +153,7 @@ def test_run_prints_results(filled: tuple[WordLlamaEmbedder, DuckDBVectorStore])
     out, err = io.StringIO(), io.StringIO()
     assert run("GPU cloud pricing", embedder, store, 2, out=out, err=err) == 0
     assert "GPU cloud pricing in 2026" in out.getvalue().splitlines()[2]
+    assert "(2 sources)" in out.getvalue()  # dense results are collapsed too
     assert err.getvalue() == ""
 
 
@@ -143,14 +178,64 @@ def test_main_uses_the_registry(
     assert "Run the pipeline first" in capsys.readouterr().err
 
     embedder = WordLlamaEmbedder()
-    _fill(DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=256), embedder)
+    lexical = LocalLexicalStore(directory=str(tmp_path / "lexical"))
+    _fill(DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=256), embedder, lexical)
     assert main(["GPU cloud pricing", "-k", "2", "--source", "tavily/search"]) == 0
     output = capsys.readouterr().out
     assert " 1. [" in output and "GPU cloud pricing in 2026" in output and " 2. [" not in output
+    assert "tavily/search" in output and "apify/website-content-crawler" not in output
+
+    # The duplicate from the other source is collapsed into the same result; both sources are listed.
+    assert main(["GPU cloud pricing", "-k", "3"]) == 0
+    output = capsys.readouterr().out
+    assert output.count("GPU cloud pricing in 2026") == 1 and "(2 sources)" in output
+    assert f"{MARK}GPU{MARK}" in output and f"{MARK}pricing{MARK}" in output
+
+    # Dates: only the duplicate is dated on/after 2026-01-06; undated documents drop out of a date filter.
+    assert main(["GPU cloud pricing", "--since", "2026-01-06"]) == 0
+    output = capsys.readouterr().out
+    assert "apify/website-content-crawler  ·  2026-01-06" in output and "Sourdough" not in output
+    assert main(["GPU cloud pricing", "--until", "2026-01-04"]) == 0
+    assert capsys.readouterr().out.startswith('No results for "GPU cloud pricing"')
+
+    assert main(["zxqv wplk", "--mode", "lexical"]) == 0
+    assert capsys.readouterr().out.startswith('No results for "zxqv wplk"')
 
 
 def test_main_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
+        main(["q", "--since", "yesterday"])
+    with pytest.raises(SystemExit):
+        main(["q", "--mode", "magic"])
+    with pytest.raises(SystemExit):
         main(["q", "-k", "0"])
     with pytest.raises(SystemExit):
         main(["   "])
+
+
+def test_hybrid_fuses_both_rankings(
+    filled: tuple[WordLlamaEmbedder, DuckDBVectorStore], lexical: LocalLexicalStore
+) -> None:
+    embedder, store = filled
+    response = hybrid_search("Sourdough basics", embedder, store, lexical, k=3)
+    top = response.results[0]
+    assert top.document_id == "bread" and top.title == "Sourdough basics"
+    assert top.lexical_score and top.lexical_score > 0 and top.dense_score is not None
+    assert not response.no_good_match
+    gpu = next(r for r in hybrid_search("GPU pricing", embedder, store, lexical, k=3).results if "gpu" in r.document_id)
+    assert set(gpu.sources) == {"tavily/search", "apify/website-content-crawler"}
+    assert {gpu.document_id, *gpu.duplicates} == {"gpu", "gpu-dup"}
+    only_lexical = hybrid_search("knead dough", embedder, store, lexical, k=3, mode="lexical")
+    assert [r.document_id for r in only_lexical.results] == ["bread"] and only_lexical.results[0].dense_score is None
+
+
+def test_weak_matches_are_no_good_match(
+    filled: tuple[WordLlamaEmbedder, DuckDBVectorStore], lexical: LocalLexicalStore
+) -> None:
+    embedder, store = filled
+    response = hybrid_search("medieval tapestry restoration guild", embedder, store, lexical, k=3)
+    assert response.no_good_match and response.results == [] and response.closest
+    assert all((r.dense_score or 0) < 0.5 for r in response.closest)
+    out = io.StringIO()
+    assert run("medieval tapestry restoration guild", embedder, store, lexical_store=lexical, out=out) == 0
+    assert out.getvalue().startswith('No good match for "medieval tapestry restoration guild"')

@@ -112,5 +112,18 @@ VECTOR_LEDGER = TableSpec(
     key=("chunk_id",),
 )
 
+# What the lexical store holds: per chunk, the content it was indexed from and its tokens (space-separated), from
+# which the BM25 index is refitted without re-reading or re-tokenizing unchanged chunks.
+LEXICAL_LEDGER = TableSpec(
+    name="lexical_ledger",
+    columns=(
+        Column("chunk_id", "text", nullable=False),
+        Column("content_hash", "text", nullable=False),
+        Column("tokens", "text", nullable=False),
+        Column("indexed_at", "timestamp", nullable=False),
+    ),
+    key=("chunk_id",),
+)
+
 # The tables every data plane has, whatever its streams (with the raw tables: `streams.all_tables`).
 SHARED_TABLES = (RAW_BATCHES, RAW_FILE_QUARANTINE, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)

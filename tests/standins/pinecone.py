@@ -1,9 +1,13 @@
 """A local stand-in for a Pinecone index's data plane (REST), for the real `pinecone` SDK to talk to.
 
-Implements `POST /vectors/upsert`, `POST /query` (exact cosine, metadata filters $eq/$ne/$in/$nin/$and/$or),
-`POST /vectors/delete`, `POST|GET /describe_index_stats` and `GET /vectors/fetch` with the documented JSON
-shapes, and enforces the documented limits: Api-Key header, ≤ 1000 vectors and ≤ 2 MB per upsert, index
-dimension, no null metadata values, ≤ 40 KB metadata per vector, ≤ 1000 ids per delete, topK ≤ 10000.
+A dense index (`vector_type="dense"`, metric cosine or dotproduct) or a sparse one (`vector_type="sparse"`, metric
+dotproduct: records carry only `sparseValues`, queries only `sparseVector`), as Pinecone documents them; sparse
+values on a dense index need metric dotproduct (then a query's score adds the sparse dot product).
+Implements `POST /vectors/upsert`, `POST /query` (exact cosine or dot product, metadata filters
+$eq/$ne/$in/$nin/$gt/$gte/$lt/$lte/$and/$or), `POST /vectors/delete`, `POST|GET /describe_index_stats` and `GET
+/vectors/fetch` with the documented JSON shapes, and enforces the documented limits: Api-Key header, ≤ 1000 vectors
+and ≤ 2 MB per upsert, index dimension, no null metadata values, ≤ 40 KB metadata per vector, ≤ 1000 ids per delete,
+topK ≤ 10000.
 Like Pinecone it stores metadata numbers as floats (a chunk_index of 3 comes back as 3.0). Every request is
 recorded so tests can check batch sizes and bodies; `fail_next` makes the next calls fail (429/503) and
 `fail_randomly` a seeded share of them (a dropped connection is recorded with status 0).
@@ -45,6 +49,14 @@ class _Reject(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+_RANGE = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
+
+
 def _matches(metadata: dict[str, Any], flt: dict[str, Any] | None) -> bool:
     if not flt:
         return True
@@ -66,6 +78,8 @@ def _matches(metadata: dict[str, Any], flt: dict[str, Any] | None) -> bool:
                     ok &= value in arg
                 elif op == "$nin":
                     ok &= value not in arg
+                elif op in _RANGE:
+                    ok &= isinstance(value, int | float) and _RANGE[op](value, arg)
                 else:
                     raise _Reject(400, f"unsupported filter operator {op}")
         if not ok:
@@ -109,10 +123,15 @@ class PineconeStandin(StandinServer):
     protocol_version = "HTTP/1.1"
     dimension: int = 8
     api_key: str = "pc-test-key"
+    vector_type: str = "dense"  # or "sparse"
+    metric: str = "cosine"  # "dotproduct" for sparse-dense and sparse indexes
     namespaces: dict[str, dict[str, tuple[np.ndarray, dict[str, Any]]]] = field(default_factory=dict)
+    sparse: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)  # namespace -> id -> {index: value}
 
     def __post_init__(self) -> None:
         super().__init__()
+        if self.vector_type == "sparse" and self.metric != "dotproduct":
+            raise ValueError("a sparse index has metric dotproduct")
 
     @property
     def host(self) -> str:
@@ -181,34 +200,84 @@ class PineconeStandin(StandinServer):
             raise _Reject(400, "Missing vectors")
         if len(vectors) > MAX_UPSERT_VECTORS:
             raise _Reject(400, f"Number of vectors ({len(vectors)}) exceeds the maximum of {MAX_UPSERT_VECTORS}")
-        staged = {}
+        staged, staged_sparse = {}, {}
         for vector in vectors:
             vid, values = vector.get("id"), vector.get("values")
             if not isinstance(vid, str) or not 0 < len(vid) <= 512:
                 raise _Reject(400, "Vector id must be a string of 1-512 characters")
-            if not isinstance(values, list) or len(values) != self.dimension:
-                got = len(values) if isinstance(values, list) else "no"
-                raise _Reject(400, f"Vector dimension {got} does not match the dimension of the index {self.dimension}")
-            array = np.asarray(values, dtype=np.float32)
-            if not array.any():
-                raise _Reject(400, "Dense vectors must contain at least one non-zero value")
+            sparse = self._sparse_values(vid, vector.get("sparseValues"))
+            if self.vector_type == "sparse":
+                if values:
+                    raise _Reject(400, f"Vector {vid}: a sparse index takes no dense values")
+                if not sparse:
+                    raise _Reject(400, f"Vector {vid}: sparse vectors must have at least one non-zero value")
+                array = np.zeros(0, dtype=np.float32)
+            else:
+                if sparse is not None and self.metric != "dotproduct":
+                    raise _Reject(400, "Sparse values are supported only for indexes with metric dotproduct")
+                if not isinstance(values, list) or len(values) != self.dimension:
+                    got = len(values) if isinstance(values, list) else "no"
+                    raise _Reject(
+                        400, f"Vector dimension {got} does not match the dimension of the index {self.dimension}"
+                    )
+                array = np.asarray(values, dtype=np.float32)
+                if not array.any():
+                    raise _Reject(400, "Dense vectors must contain at least one non-zero value")
             staged[vid] = (array, _store_metadata(vid, vector.get("metadata")))
+            staged_sparse[vid] = sparse or {}
         self._namespace(body).update(staged)
+        self.sparse.setdefault(body.get("namespace") or DEFAULT_NAMESPACE, {}).update(staged_sparse)
         return {"upsertedCount": len(vectors)}
+
+    @staticmethod
+    def _sparse_values(vid: str, sparse: Any) -> dict[int, float] | None:
+        """{index: value} of a sparseValues/sparseVector object (None if absent); validated like Pinecone."""
+        if sparse is None:
+            return None
+        if not isinstance(sparse, dict):
+            raise _Reject(400, f"Vector {vid}: sparse values must be an object")
+        indices, values = sparse.get("indices"), sparse.get("values")
+        if not isinstance(indices, list) or not isinstance(values, list) or len(indices) != len(values):
+            raise _Reject(400, f"Vector {vid}: sparse indices and values must be lists of the same length")
+        if len(set(indices)) != len(indices):
+            raise _Reject(400, f"Vector {vid}: sparse indices must be unique")
+        if not all(isinstance(i, int) and 0 <= i < 2**32 for i in indices):
+            raise _Reject(400, f"Vector {vid}: sparse indices must be unsigned 32-bit integers")
+        return {int(i): float(v) for i, v in zip(indices, values, strict=True)}
 
     def _query(self, body: dict[str, Any]) -> Any:
         top_k = body.get("topK")
         if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise _Reject(400, f"topK must be between 1 and {MAX_TOP_K}")
-        vector = np.asarray(body.get("vector") or [], dtype=np.float32)
-        if vector.shape != (self.dimension,):
-            raise _Reject(400, f"Query vector dimension {vector.size} does not match the index {self.dimension}")
-        namespace = self.namespaces.get(body.get("namespace") or DEFAULT_NAMESPACE, {})
+        sparse_query = self._sparse_values("query", body.get("sparseVector"))
+        name = body.get("namespace") or DEFAULT_NAMESPACE
+        namespace = self.namespaces.get(name, {})
+        sparse_rows = self.sparse.get(name, {})
+        if self.vector_type == "sparse":
+            if body.get("vector") or not sparse_query:
+                raise _Reject(400, "A sparse index is queried with a non-empty sparseVector and no dense vector")
+            vector = None
+        else:
+            if sparse_query is not None and self.metric != "dotproduct":
+                raise _Reject(400, "Sparse queries need an index with metric dotproduct")
+            vector = np.asarray(body.get("vector") or [], dtype=np.float32)
+            if vector.shape != (self.dimension,):
+                raise _Reject(400, f"Query vector dimension {vector.size} does not match the index {self.dimension}")
         flt = body.get("filter")
         scored = []
         for vid, (values, metadata) in namespace.items():
             if _matches(metadata, flt):
-                score = float(values @ vector / (np.linalg.norm(values) * np.linalg.norm(vector)))
+                score = 0.0
+                if vector is not None:
+                    dot = float(values @ vector)
+                    score = (
+                        dot
+                        if self.metric == "dotproduct"
+                        else dot / float(np.linalg.norm(values) * np.linalg.norm(vector))
+                    )
+                if sparse_query:
+                    row = sparse_rows.get(vid, {})
+                    score += sum(v * row.get(i, 0.0) for i, v in sparse_query.items())
                 scored.append((score, vid, values, metadata))
         scored.sort(key=lambda item: (-item[0], item[1]))
         matches = []
@@ -231,6 +300,7 @@ class PineconeStandin(StandinServer):
                 raise _Reject(400, f"Number of ids ({len(ids)}) exceeds the maximum of {MAX_DELETE_IDS}")
             for vid in ids:
                 namespace.pop(vid, None)
+                self.sparse.get(body.get("namespace") or DEFAULT_NAMESPACE, {}).pop(vid, None)
         elif body.get("filter"):
             for vid in [v for v, (_, m) in namespace.items() if _matches(m, body["filter"])]:
                 del namespace[vid]
@@ -242,18 +312,27 @@ class PineconeStandin(StandinServer):
         counts = {ns: {"vectorCount": len(vectors)} for ns, vectors in self.namespaces.items() if vectors}
         return {
             "namespaces": counts,
-            "dimension": self.dimension,
+            **({"dimension": self.dimension} if self.vector_type == "dense" else {}),
             "indexFullness": 0.0,
             "totalVectorCount": sum(c["vectorCount"] for c in counts.values()),
-            "metric": "cosine",
-            "vectorType": "dense",
+            "metric": self.metric,
+            "vectorType": self.vector_type,
         }
+
+    def _fetched_sparse(self, query: dict[str, list[str]], vid: str) -> dict[str, Any]:
+        row = self.sparse.get((query.get("namespace") or [""])[0] or DEFAULT_NAMESPACE, {}).get(vid)
+        return {"sparseValues": {"indices": list(row), "values": list(row.values())}} if row else {}
 
     def _fetch(self, query: dict[str, list[str]]) -> Any:
         ids = query.get("ids", [])
         namespace = self.namespaces.get((query.get("namespace") or [""])[0] or DEFAULT_NAMESPACE, {})
         found = {
-            vid: {"id": vid, "values": namespace[vid][0].tolist(), "metadata": namespace[vid][1]}
+            vid: {
+                "id": vid,
+                "values": namespace[vid][0].tolist(),
+                "metadata": namespace[vid][1],
+                **self._fetched_sparse(query, vid),
+            }
             for vid in ids
             if vid in namespace
         }

@@ -1,11 +1,13 @@
-"""Chunk embeddings in the vector store, with the in-sync check."""
+"""Chunk embeddings in the vector store, with the in-sync check, and the BM25 lexical index beside them."""
 
 import dagster as dg
 
 from resources.profile import current_profile
+from sophia_pipelines.assets.lexical import build_lexical_assets
 from sophia_pipelines.assets.vectors import VECTOR_CHECKS, build_vector_assets
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=build_vector_assets(current_profile().vector_store_kind), asset_checks=VECTOR_CHECKS)
+    kind = current_profile().vector_store_kind
+    return dg.Definitions(assets=[*build_vector_assets(kind), *build_lexical_assets(kind)], asset_checks=VECTOR_CHECKS)
