@@ -1,12 +1,11 @@
 """Document search for the MCP servers: the ONE place that calls `sophia_pipelines.search`.
 
-The data server's `search_documents` and the AI server's `ask` both go through `search_documents` here, so
-the retrieval behind them (today: dense search over the vector store) is rewired in one function.
+The data server's `search_documents` and the AI server's `ask` both go through `search_documents` here: hybrid
+(lexical + dense) retrieval with near-duplicates collapsed, `sophia_pipelines.search.search_documents`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from resources.embeddings import Embedder
@@ -16,12 +15,12 @@ from sophia_mcp.errors import Refused
 MAX_K = 50
 
 
-@functools.cache
 def search_resources() -> tuple[Embedder, VectorStore]:
-    """The embedder and vector store of the current profile (built once per process)."""
-    from resources.registry import build_search_resources
+    """The embedder and vector store of the current profile (the ones search uses; built once per process)."""
+    from sophia_pipelines.search import default_search_resources
 
-    return build_search_resources()
+    embedder, vector_store, _ = default_search_resources()
+    return embedder, vector_store
 
 
 def check_k(k: int) -> int:
@@ -31,22 +30,24 @@ def check_k(k: int) -> int:
 
 
 def search_documents(query: str, k: int = 5, source: str | None = None) -> list[dict[str, Any]]:
-    """The `k` best matching passages: title, url, source, score, snippet, document_id and the full text."""
-    from sophia_pipelines.search import search, snippet
+    """The `k` best documents by hybrid retrieval (duplicates across sources collapsed into one result):
+    title, url, source(s), score, snippet (query words marked), document_id and the best passage's full text.
+    Empty when nothing matches well."""
+    from sophia_pipelines.search import search_documents as hybrid_search_documents
 
-    embedder, store = search_resources()
-    if store.count() == 0:
+    check_k(k)
+    if search_resources()[1].count() == 0:
         raise Refused("the vector store is empty: land and embed the documents first (`bash scripts/demo.sh`)")
-    matches = search(query, embedder, store, check_k(k), source or None)
+    results = hybrid_search_documents(query, k, source or None)
     return [
         {
-            "title": " ".join(str(m.metadata.get("title") or "(untitled)").split()),
-            "url": m.metadata.get("url"),
-            "source": m.metadata.get("source"),
-            "score": round(float(m.score), 4),
-            "snippet": snippet(m.metadata.get("text")),
-            "document_id": m.metadata.get("document_id"),
-            "text": m.metadata.get("text") or "",
+            "title": r.title,
+            "url": r.url,
+            "source": ", ".join(r.sources),  # every source of a result collapsed across sources
+            "score": round(float(r.score), 4),
+            "snippet": r.snippet,
+            "document_id": r.document_id,
+            "text": r.text,
         }
-        for m in matches
+        for r in results
     ]

@@ -57,6 +57,7 @@ class SearchResult:
     published_at: datetime | None = None
     duplicates: tuple[str, ...] = ()  # the other document ids collapsed into this result
     urls: tuple[str, ...] = ()
+    text: str = ""  # the best chunk's whole text (the passage an answer cites)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ def _result(group: CollapsedHit, tokens: list[str], dense: dict[str, float], lex
         published_at=best.published_at,
         duplicates=group.document_ids[1:],
         urls=group.urls,
+        text=best.text or "",
     )
 
 
@@ -184,7 +186,8 @@ def hybrid_search(
 
 
 @cache
-def _default_resources() -> tuple[Embedder, VectorStore, LexicalStore]:
+def default_search_resources() -> tuple[Embedder, VectorStore, LexicalStore]:
+    """The current profile's embedder, vector store and lexical store, built once per process."""
     from resources.registry import build_hybrid_search_resources
 
     return build_hybrid_search_resources()
@@ -201,7 +204,7 @@ def search_documents(
 
     Uses the current profile's embedder, vector store and lexical store (built once per process).
     """
-    embedder, vector_store, lexical_store = _default_resources()
+    embedder, vector_store, lexical_store = default_search_resources()
     return hybrid_search(query, embedder, vector_store, lexical_store, k, source, since, until).results
 
 

@@ -150,8 +150,8 @@ def test_plan_mode_writes_manifests_and_metadata_and_checks_pass(tmp_path: Path)
 
     md = result.metadata()
     assert {m["mode"] for m in md.values()} == {"plan"}
-    assert md["esc_environment"]["secrets_referenced"] == 32
-    assert md["esc_environment"]["env_vars_exported"] == 38  # KUBECONFIG included (exported as a file)
+    assert md["esc_environment"]["secrets_referenced"] == 33
+    assert md["esc_environment"]["env_vars_exported"] == 39  # KUBECONFIG included (exported as a file)
     assert md["lambda_gpu_pool"]["desired_nodes"] == 1 and md["lambda_gpu_pool"]["max_nodes"] == 1
     assert md["k8s_deployments"]["resources_planned"] == 21 and md["k8s_deployments"]["gpu_replicas"] == 1
     assert md["k8s_deployments"]["plan_dir"] == str(tmp_path / "local-k8s")

@@ -60,7 +60,7 @@ def test_esc_yaml_has_the_company_groups_and_exports(specs) -> None:
         "database",
         "schema",
     }
-    assert set(values["pinecone"]) == {"api_key", "index_host"}
+    assert set(values["pinecone"]) == {"api_key", "index_host", "sparse_index_host"}
     exports = values["environmentVariables"]
     assert set(exports) >= REQUIRED_EXPORTS
     assert exports["APIFY_TOKEN"] == "${data_services.apify.token}"
@@ -72,7 +72,7 @@ def test_esc_yaml_has_the_company_groups_and_exports(specs) -> None:
 def test_esc_spec_is_valid_and_holds_only_references(specs) -> None:
     report = validate_esc(specs.esc)
     assert report.passed, report.markdown()
-    assert report.counts["secrets_referenced"] == len(specs.esc.secrets) == 32
+    assert report.counts["secrets_referenced"] == len(specs.esc.secrets) == 33
     _, findings = scan_esc_document(esc_document(specs.esc))
     assert findings == []
 

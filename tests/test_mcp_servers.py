@@ -29,8 +29,8 @@ from sophia_ai_intelligence_mcp_server.server import build_server as build_ai_se
 from sophia_data_intelligence_mcp_server.server import build_server as build_data_server
 from sophia_infrastructure_mcp_server.server import build_server as build_infra_server
 from sophia_mcp.chat import PROVIDERS
-from sophia_mcp.documents import search_resources
 from sophia_mcp.settings import McpSettings
+from sophia_pipelines.search import default_search_resources
 from sophia_pipelines.streams import STREAMS, WEB_SEARCH
 from tests.conftest import DataPlane, build_data_plane
 from tests.mcp_client import Call, Session, Spec, call_in_process, run_sessions
@@ -390,11 +390,11 @@ def test_ask_without_a_chat_key_returns_the_top_passages_and_says_so(
         monkeypatch.setenv(name, value)
     for provider in PROVIDERS:
         monkeypatch.delenv(provider.key_env, raising=False)
-    search_resources.cache_clear()
+    default_search_resources.cache_clear()
     try:
         (extractive,) = call_in_process(build_ai_server(McpSettings()), [("ask", {"question": "H100 prices?", "k": 2})])
     finally:
-        search_resources.cache_clear()
+        default_search_resources.cache_clear()
     assert SECRET not in extractive.text
     answer = extractive.data
     assert answer["mode"] == "extractive" and "No chat model is configured" in answer["answer"]

@@ -153,6 +153,7 @@ SECRET_CATALOGUE: tuple[tuple[str, str, str, Rotation], ...] = (
     ("snowflake.schema", "SNOWFLAKE_SCHEMA", "SNOWFLAKE_SCHEMA", "setting"),
     ("pinecone.api_key", "PINECONE_API_KEY", "PINECONE_API_KEY", "external"),
     ("pinecone.index_host", "PINECONE_INDEX_HOST", "PINECONE_INDEX_HOST", "setting"),
+    ("pinecone.sparse_index_host", "PINECONE_SPARSE_INDEX_HOST", "PINECONE_SPARSE_INDEX_HOST", "setting"),
     ("platform.dagster_postgres.host", "DAGSTER_PG_HOST", "DAGSTER_PG_HOST", "setting"),
 )
 

@@ -40,6 +40,7 @@ REQUIRED_EXPORTS = frozenset(
         "SNOWFLAKE_WAREHOUSE",
         "SNOWFLAKE_ROLE",
         "PINECONE_INDEX_HOST",
+        "PINECONE_SPARSE_INDEX_HOST",
         "TEI_URL",
         "LAMBDA_API_KEY",
         "PULUMI_ACCESS_TOKEN",
