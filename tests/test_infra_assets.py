@@ -232,12 +232,13 @@ def test_preview_calls_each_stack_and_masks_secrets(tmp_path: Path, monkeypatch:
     assert result.success
     assert [(c["action"], c["stack"]) for c in FakePulumi.calls] == [
         ("preview", "production-esc"),
+        ("preview", "production-cluster"),
         ("preview", "production-gpu-pool"),
         ("preview", "production-k8s"),
     ]
-    gpu_config = FakePulumi.calls[1]["config"]
-    assert gpu_config[API_KEY_CONFIG].value == FAKE_LAMBDA_KEY and gpu_config[API_KEY_CONFIG].secret
-    k8s_config = FakePulumi.calls[2]["config"]
+    for pool_config in (FakePulumi.calls[1]["config"], FakePulumi.calls[2]["config"]):  # the k3s server, the pool
+        assert pool_config[API_KEY_CONFIG].value == FAKE_LAMBDA_KEY and pool_config[API_KEY_CONFIG].secret
+    k8s_config = FakePulumi.calls[3]["config"]
     assert k8s_config["kubeconfig"].value == "/k/cfg" and not k8s_config["kubeconfig"].secret
     assert FakePulumi.calls[0]["config"] == {}
 
@@ -350,7 +351,7 @@ def test_preview_keeps_the_size_the_stack_runs_and_sizes_tei_from_it(
     result = _materialize("production", infra, _fake_pulumi())
     md = result.metadata()
     assert md["lambda_gpu_pool"]["desired_nodes"] == 3 and md["lambda_gpu_pool"]["size_source"] == "stack"
-    assert "from the gpu-pool stack's outputs" in md["lambda_gpu_pool"]["reason"]
+    assert "from the pool stack's outputs" in md["lambda_gpu_pool"]["reason"]
     assert md["k8s_deployments"]["gpu_replicas"] == 3 and md["k8s_deployments"]["gpu_nodes_source"] == "stack"
     assert set(FakePulumi.reads) == {"production-gpu-pool"}  # the assets and the checks read the same stack
     assert all(c.passed for c in result.checks().values())
