@@ -46,8 +46,11 @@ def test_definitions_expose_the_contract() -> None:
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("k8s_deployments")).parent_keys == {
         dg.AssetKey("esc_environment"),
+        dg.AssetKey("k8s_cluster"),
         dg.AssetKey("lambda_gpu_pool"),
     }
+    pools = [dg.AssetKey("lambda_gpu_pool"), *(dg.AssetKey.from_user_string(p) for p in NODE_POOLS)]
+    assert all(dg.AssetKey("k8s_cluster") in graph.get(k).parent_keys for k in pools)  # the pools join the cluster
     for key in ("esc_environment", "lambda_gpu_pool", "k8s_deployments"):
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == "infrastructure" and "pulumi" in node.kinds and node.owners
