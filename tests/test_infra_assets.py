@@ -40,6 +40,11 @@ class FakeResult:
     secret_output_names: list[str] = field(default_factory=list)
 
 
+CLUSTER_KUBECONFIG = "apiVersion: v1\nusers: [{name: admin, user: {token: CLUSTER-ADMIN-SECRET-9}}]\n"
+CLUSTER_JOIN_TOKEN = "K10-join-SECRET-0123456789abcdef"
+SERVER_URL = "https://192.0.2.10:6443"
+
+
 class FakePulumi(PulumiStackResource):
     """Records every call (class-level: Dagster re-instantiates resources) and returns canned results."""
 
@@ -57,10 +62,14 @@ class FakePulumi(PulumiStackResource):
         if on_output:
             on_output(f"pulumi {action} {stack_name}: provider key {FAKE_LAMBDA_KEY} token {FAKE_TOKEN}\n")
         outputs: dict[str, Any] = {"secret_thing": "kubeconfig-contents"}
+        secret = ["secret_thing"]
         if stack_name.endswith("gpu-pool"):
             outputs |= {"node_count": 2, "instance_ids": ["i-1", "i-2"]}
+        if stack_name.endswith("-cluster"):
+            outputs |= {"kubeconfig": CLUSTER_KUBECONFIG, "joinToken": CLUSTER_JOIN_TOKEN, "serverUrl": SERVER_URL}
+            secret += ["kubeconfig", "joinToken"]
         summary = {"create": 3, "same": 1} if FakePulumi.changes else {"same": 4}
-        return FakeResult(stack_name, action, summary, FakePulumi.changes, outputs, ["secret_thing"])
+        return FakeResult(stack_name, action, summary, FakePulumi.changes, outputs, secret)
 
     def preview(self, stack_name, program, config=None, on_output=None):  # type: ignore[override]
         return self._record("preview", stack_name, program, config, on_output)
@@ -267,9 +276,19 @@ def test_apply_reports_node_count_and_drift(tmp_path: Path, monkeypatch: pytest.
     assert md["lambda_gpu_pool"]["node_count"] == 2
     assert md["lambda_gpu_pool"]["outputs"]["instance_ids"] == ["i-1", "i-2"]
     actions = [(c["action"], c["stack"]) for c in FakePulumi.calls]
-    for stack in ("production-esc", "production-gpu-pool", "production-k8s"):
+    for stack in ("production-esc", "production-cluster", "production-gpu-pool", "production-k8s"):
         assert actions.count(("up", stack)) == 1
         assert ("refresh", stack) in actions and ("preview", stack) in actions  # the drift check
+    cluster = md["k8s_cluster"]
+    assert cluster["outputs"] == {
+        "secret_thing": "[secret]",
+        "kubeconfig": "[secret]",
+        "joinToken": "[secret]",
+        "serverUrl": SERVER_URL,
+    }
+    assert cluster["cluster"] == "sophia-ai-production" and cluster["pools"] == 3
+    everything = json.dumps(md, default=str) + result.everything()
+    assert "CLUSTER-ADMIN-SECRET-9" not in everything and CLUSTER_JOIN_TOKEN not in everything
     checks = result.checks()
     assert checks[("k8s_deployments", "no_drift")].passed
     assert checks[("k8s_deployments", "no_drift")].metadata["preview_changes_total"].value == 0
