@@ -531,3 +531,21 @@ def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
         assert sensor in out
     assert "Keeping 1 TEI replica(s): in step with the GPU pool" in out
     assert "requests node_pool__data_intelligence_pool: scale up 1 -> 2" in out  # 100 queued + 50 started runs
+
+
+def test_cli_scale_pool_resizes_any_pool_within_its_bounds(
+    infra: InfraSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(infra.output_dir)
+    scale = ["scale", "--env", "production", "--out", out, "--plan"]
+    assert cli.main([*scale, "--pool", BUSINESS_INTELLIGENCE_POOL, "--desired-nodes", "2"]) == cli.EXIT_OK
+    bi = build_node_pool_specs(PROD)[1]
+    assert current_node_pool_size(infra, PulumiStackResource(), bi).nodes == 2  # what the sensor and asset read
+    assert cli.main([*scale, "--pool", "ai-intelligence-pool", "--desired-nodes", "3"]) == cli.EXIT_OK
+    assert json.loads((infra.output_dir / "production-gpu-pool" / PLAN_SUMMARY).read_text())["desired_nodes"] == 3
+    capsys.readouterr()
+    assert cli.main([*scale, "--pool", BUSINESS_INTELLIGENCE_POOL, "--desired-nodes", "3"]) == cli.EXIT_USAGE
+    assert "allowed 1..2 node(s)" in capsys.readouterr().err
+    assert cli.main([*scale, "--pool", "no-such-pool", "--desired-nodes", "1"]) == cli.EXIT_USAGE
+    assert "unknown pool 'no-such-pool'" in capsys.readouterr().err
+    assert current_node_pool_size(infra, PulumiStackResource(), bi).nodes == 2  # refused runs wrote nothing
