@@ -57,7 +57,8 @@ class NodePoolScaleConfig(dg.Config):
     desired_nodes: int | None = Field(
         default=None,
         description="Nodes to run, within the pool's min..max (outside it the run fails and nothing is planned); "
-        "default: the pool's current size (its last plan), else the spec's desired.",
+        "default: the pool's current size (its stack's outputs, or the last plan in plan mode), else the spec's "
+        "desired.",
     )
     reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
     signal: str = Field(default="run config", description="What the size was decided from (the sensor's reading).")
@@ -69,6 +70,8 @@ def node_pool_yaml(pool: NodePoolSpec, reason: str) -> str:
     doc = {
         "pool_name": pool.pool_name,
         "instance_type": pool.instance_type,
+        "region": pool.region,
+        "instance_names": f"{pool.name_prefix}-NNN",
         "nodes": {"min": pool.min_nodes, "desired": pool.desired_nodes, "max": pool.max_nodes},
         "node_labels": dict(pool.labels),
         "scaled_by": pool.describe_signal(),
