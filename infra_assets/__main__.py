@@ -4,26 +4,30 @@
     python -m infra_assets plan --stack production-k8s
     python -m infra_assets preview --stack production-k8s  # Automation API preview
     python -m infra_assets up --stack production-gpu-pool --desired-nodes 2
+    python -m infra_assets up --stack production-data-intelligence-pool --desired-nodes 2  # a CPU node pool
+    python -m infra_assets scale --env production --pool business-intelligence-pool --desired-nodes 2  # = up
     python -m infra_assets scale --env production --workload data-intelligence-mcp --factor 2  # replicas x2, up
     python -m infra_assets scale --workload data-intelligence-mcp --factor 0.5 --plan        # write the plan only
-    python -m infra_assets bootstrap --env production       # esc, cluster, kubeconfig file, gpu-pool, k8s: `up` each
+    python -m infra_assets bootstrap --env production       # esc, cluster, kubeconfig, every pool, k8s: `up` each
 
 Credentials come from the environment (LAMBDA_API_KEY, PULUMI_ACCESS_TOKEN, PULUMI_CONFIG_PASSPHRASE,
 KUBECONFIG, ...), e.g. via `esc run <org>/sophia-ai/production -- python -m infra_assets preview ...`.
 
 Input is checked before anything is written: an unknown environment (`--env`, a stack's `<env>-` prefix), an
-unknown SOPHIA_INFRA_MODE or a `--desired-nodes` outside the GPU pool's min..max exits 2 with no plan files.
-Without `--desired-nodes`, the gpu-pool and k8s stacks keep the pool's current size (`infra_assets.pool_size`:
-the stack's outputs for preview/up, the last plan for plan), and the k8s stack keeps each workload's replicas
-(`infra_assets.replicas`). `scale` multiplies one workload's current replicas by `--factor` (rounded up, kept
-within the workload's min..max; TEI follows the GPU pool and is refused) and runs `up` of the k8s stack (`--plan`:
-write the plan only), as the `scale_workloads_job` does with run config `replicas`.
+unknown SOPHIA_INFRA_MODE or a `--desired-nodes` outside the pool's min..max exits 2 with no plan files.
+`--desired-nodes` sizes the pool of a pool stack (`<env>-gpu-pool`, `<env>-<pool name>`); on the k8s stack, TEI.
+Without it, each pool stack and the k8s stack keep the pools' current sizes (`infra_assets.pool_size`: the stack's
+outputs for preview/up, the last plan for plan), and the k8s stack keeps each workload's replicas
+(`infra_assets.replicas`). `scale --pool <pool name> --desired-nodes N` runs `up` of that pool's stack (`--plan`:
+the plan only), as the pool's scaling job does. `scale --workload W --factor F` multiplies one workload's current
+replicas by F (rounded up, kept within the workload's min..max; TEI follows the GPU pool and is refused) and runs
+`up` of the k8s stack (`--plan`: write the plan only), as the `scale_workloads_job` does with run config `replicas`.
 
 `bootstrap` takes an empty account to a running cluster, one idempotent step after another (each an `up`, so a
 re-run changes nothing that is already there): the ESC environment, the cluster stack (k3s server, tokens,
 kubeconfig), the cluster's kubeconfig written to `<out>/<env>-cluster/kubeconfig` (mode 0600; never printed), the
-GPU pool (its nodes join), then the k8s stack with that kubeconfig and the Pulumi token as the External Secrets
-store's Secret (the operator chart and the NVIDIA device plugin are part of that stack).
+GPU pool and each CPU node pool (their nodes join), then the k8s stack with that kubeconfig and the Pulumi token as
+the External Secrets store's Secret (the operator chart and the NVIDIA device plugin are part of that stack).
 """
 
 import argparse
@@ -47,14 +51,14 @@ from infra_assets.assets import (
 from infra_assets.autoscaling import ReplicaBounds
 from infra_assets.autoscaling.workloads import replicas_key, scale_workloads
 from infra_assets.environment import infra_settings, pulumi_resource, resource_fields
-from infra_assets.pool_size import PoolSizeUnavailable, usable_pool_size
+from infra_assets.node_pools import node_pool_work
+from infra_assets.pool_size import PoolSizeUnavailable, current_node_pool_size, usable_pool_size
 from infra_assets.programs.cluster import KUBECONFIG_OUTPUT
 from infra_assets.programs.k8s import ACCESS_TOKEN_CONFIG
 from infra_assets.render import change_counts, masked_outputs, write_plan
 from infra_assets.replicas import kept_replicas, last_planned_replicas
 from infra_assets.settings import (
     CLUSTER,
-    COMPONENTS,
     ESC,
     GPU_POOL,
     K8S,
@@ -62,6 +66,9 @@ from infra_assets.settings import (
     InfraSettings,
     check_env,
     check_mode,
+    env_stacks,
+    node_pool_plan,
+    parse_pool_stack,
     parse_stack_name,
 )
 from infra_assets.specs.gpu_pool import NodeCountError
@@ -93,7 +100,7 @@ NO_CLI_MESSAGE = (
 COMMAND_MODES = {"plan": "plan", "preview": "preview", "up": "apply"}  # command -> infra mode
 SCALE = "scale"
 BOOTSTRAP = "bootstrap"
-BOOTSTRAP_STEPS = (ESC, CLUSTER, GPU_POOL, K8S)  # the order an empty account needs them in
+BOOTSTRAP_STEPS = (ESC, CLUSTER, GPU_POOL, K8S)  # the order an empty account needs them in (CPU pools before k8s)
 KUBECONFIG_FILE = "kubeconfig"
 
 
@@ -107,13 +114,30 @@ def _pulumi_resource() -> PulumiStackResource:
     return pulumi_resource(secrets="value")
 
 
+def stack_of(infra: InfraSettings, component: str) -> str:
+    """The stack of a component or of a CPU node pool (named by the pool)."""
+    return node_pool_plan(infra.env, component) if component in infra.profile.cpu_pools else infra.stack(component)
+
+
+def bootstrap_steps(infra: InfraSettings) -> list[str]:
+    """`BOOTSTRAP_STEPS` with each CPU node pool after the GPU pool: the pools join before k8s deploys onto them."""
+    steps = list(BOOTSTRAP_STEPS)
+    steps[steps.index(K8S) : steps.index(K8S)] = list(infra.profile.cpu_pools)
+    return steps
+
+
 def build_work(
     infra: InfraSettings, component: str, desired_nodes: int | None, replicas: dict[str, int] | None = None
 ) -> StackWork:
     """The stack's work, as the asset would build it (`desired_nodes` sizes the pool / TEI, `replicas` workloads).
 
+    `component` is a stack component (`settings.COMPONENTS`) or a CPU node pool's name (its stack `<env>-<pool>`).
     Raises `NodeCountError` / `ReplicaCountError` when a size is outside its bounds.
     """
+    if component in infra.profile.cpu_pools:
+        pool = infra.specs().node_pool(component)
+        nodes = pool.desired_nodes if desired_nodes is None else pool.check_nodes(desired_nodes)
+        return node_pool_work(infra, pool.with_desired(nodes), "python -m infra_assets")
     if component == ESC:
         return esc_work(infra)
     if component == CLUSTER:
@@ -147,8 +171,28 @@ def scaled_replicas(infra: InfraSettings, workload: str, factor: float) -> tuple
     return current, new[key], w.allowed_range
 
 
+def prepare_scale_pool(args: argparse.Namespace) -> list[StackJob]:
+    """The stack of `--pool` at `--desired-nodes` (`ValueError` on bad input, an unknown pool or size)."""
+    if args.desired_nodes is None or args.workload is not None or args.factor is not None or args.stack:
+        raise ValueError("scale --pool takes --desired-nodes (with --env, --out, --plan), not --stack/--workload")
+    env = check_env(args.env or current_env())
+    infra = _settings(env, "plan" if args.plan else "up", args.out)
+    pools = {infra.specs().gpu_pool.pool_name: GPU_POOL, **{p: p for p in infra.profile.cpu_pools}}
+    if args.pool not in pools:
+        raise ValueError(f"unknown pool {args.pool!r}; expected one of {', '.join(pools)}")
+    component = pools[args.pool]
+    try:
+        work = build_work(infra, component, args.desired_nodes)
+    except NodeCountError as e:
+        raise ValueError(f"scale {args.pool}: {e}") from None
+    print(f"{work.stack}: {args.pool} to {args.desired_nodes} node(s)")
+    return [StackJob(work.stack, infra, component, work)]
+
+
 def prepare_scale(args: argparse.Namespace) -> list[StackJob]:
     """The k8s stack of `--env` with `--workload`'s replicas times `--factor` (`ValueError` on bad input)."""
+    if args.pool is not None:
+        return prepare_scale_pool(args)
     if args.workload is None or args.factor is None or args.stack or args.desired_nodes is not None:
         raise ValueError("scale takes --workload and --factor (with --env, --out, --plan), not --stack/--desired-nodes")
     env = check_env(args.env or current_env())
@@ -173,11 +217,11 @@ def prepare(args: argparse.Namespace) -> list[StackJob]:
         check_env(args.env)
     if args.command == SCALE:
         return prepare_scale(args)
-    if args.workload is not None or args.factor is not None or args.plan:
-        raise ValueError("--workload, --factor and --plan go with the scale command")
+    if args.workload is not None or args.factor is not None or args.plan or args.pool is not None:
+        raise ValueError("--workload, --factor, --pool and --plan go with the scale command")
     jobs: list[StackJob] = []
     for stack in _stacks(args):
-        env, component = parse_stack_name(stack)
+        env, component = parse_pool_stack(stack) or parse_stack_name(stack)
         try:
             infra = _settings(check_env(env), args.command, args.out)
             work = build_work(infra, component, args.desired_nodes)
@@ -190,12 +234,23 @@ def prepare(args: argparse.Namespace) -> list[StackJob]:
 
 
 def _sized(args: argparse.Namespace, job: StackJob, pulumi: PulumiStackResource) -> StackWork:
-    """The job's work at the pool's current size when the stack follows the pool and no size was given."""
-    if job.component not in (GPU_POOL, K8S) or args.desired_nodes is not None:
+    """The job's work at the pool's current size when the stack follows a pool and no size was given."""
+    if args.desired_nodes is not None:
         return job.work
 
     def warn(message: str) -> None:
         print(f"{job.stack}: {message}")
+
+    if job.component in job.infra.profile.cpu_pools:
+        pool = job.infra.specs().node_pool(job.component)
+        current = current_node_pool_size(job.infra, pulumi, pool)
+        if message := current.stale_warning(pool):
+            warn(message)
+        kept = current.usable(pool)
+        print(f"{job.stack}: keeping node pool {pool.pool_name} at its current {kept} node(s), from {current.label}")
+        return build_work(job.infra, job.component, kept)
+    if job.component not in (GPU_POOL, K8S):
+        return job.work
 
     size, kept = usable_pool_size(job.infra, pulumi, warn)
     print(f"{job.stack}: keeping the GPU pool at its current {kept} node(s), from {size.label}")
@@ -208,8 +263,7 @@ def _stacks(args: argparse.Namespace) -> list[str]:
     if args.stack:
         return list(args.stack)
     if args.command == "plan":
-        env = args.env or current_env()
-        return [f"{env}-{component}" for component in COMPONENTS]
+        return env_stacks(check_env(args.env or current_env()))
     raise ValueError("give --stack (preview/up) or --env (plan)")
 
 
@@ -238,7 +292,8 @@ def write_kubeconfig(infra: InfraSettings, pulumi: PulumiStackResource) -> Path:
 
 def bootstrap(args: argparse.Namespace) -> int:
     """Each bootstrap step in order (see the module doc); stops at the first that fails."""
-    if args.stack or args.workload or args.factor is not None or args.plan or args.desired_nodes is not None:
+    extra = (args.stack, args.workload, args.factor, args.desired_nodes, args.pool)
+    if args.plan or any(v is not None for v in extra):
         print("error: bootstrap takes --env and --out only", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -248,8 +303,9 @@ def bootstrap(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     infra = _settings(env, "up", args.out)
     pulumi = _pulumi_resource()
-    print(f"bootstrap {env}: " + " -> ".join(infra.stack(c) for c in BOOTSTRAP_STEPS))
-    for component in BOOTSTRAP_STEPS:
+    steps = bootstrap_steps(infra)
+    print(f"bootstrap {env}: " + " -> ".join(stack_of(infra, c) for c in steps))
+    for component in steps:
         step = infra
         work = build_work(step, component, None)
         if component == K8S:
@@ -268,10 +324,10 @@ def bootstrap(args: argparse.Namespace) -> int:
             if token:
                 config = {**work.config, ACCESS_TOKEN_CONFIG: StackConfigValue(token, secret=True)}
                 work = dataclasses.replace(work, config=config)
-        code = _run_one(args, StackJob(step.stack(component), step, component, work))
+        code = _run_one(args, StackJob(work.stack, step, component, work))
         if code != EXIT_OK:
             print(
-                f"bootstrap stopped at {step.stack(component)} (exit {code}); fix and re-run: done steps stay.",
+                f"bootstrap stopped at {work.stack} (exit {code}); fix and re-run: done steps stay.",
                 file=sys.stderr,
             )
             return code
@@ -280,7 +336,7 @@ def bootstrap(args: argparse.Namespace) -> int:
 
 
 def _run_one(args: argparse.Namespace, job: StackJob) -> int:
-    stack, infra, component = job.stack, job.infra, job.component
+    stack, infra = job.stack, job.infra
     command = _action(args)
     pulumi = _pulumi_resource()
     try:
@@ -298,7 +354,7 @@ def _run_one(args: argparse.Namespace, job: StackJob) -> int:
     if not cli_available():
         print(NO_CLI_MESSAGE, file=sys.stderr)
         return EXIT_NO_CLI
-    if missing := missing_credentials(infra, pulumi, component):
+    if missing := missing_credentials(infra, pulumi, work.component):
         print(f"error: {stack} needs {', '.join(missing)} in the environment.", file=sys.stderr)
         return EXIT_MISSING_CREDENTIALS
     redact = secret_redactor(infra, pulumi, work)
@@ -328,7 +384,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", action="append", help="e.g. production-k8s (repeatable)")
     p.add_argument("--env", help="plan: every stack of this environment (a profile name; default: SOPHIA_ENV)")
     p.add_argument("--out", default=None, help="plan directory (default: SOPHIA_INFRA_OUT, else .sophia/infra)")
-    p.add_argument("--desired-nodes", type=int, default=None, help="GPU pool size, within its min..max (gpu-pool, k8s)")
+    p.add_argument(
+        "--desired-nodes", type=int, default=None, help="pool size, within its min..max (a pool stack; k8s: TEI)"
+    )
+    p.add_argument("--pool", help="scale: the pool to resize to --desired-nodes, e.g. data-intelligence-pool")
     p.add_argument("--workload", help="scale: the k8s workload, e.g. data-intelligence-mcp")
     p.add_argument("--factor", type=float, help="scale: multiply its current replicas (rounded up, within min..max)")
     p.add_argument("--plan", action="store_true", help="scale: write the k8s plan only (default: up)")

@@ -1,4 +1,5 @@
-"""The infra plane as assets: the ESC environment, the Lambda GPU pool and the Kubernetes deployments.
+"""The infra plane as assets: the ESC environment, the cluster, the Lambda GPU pool and the Kubernetes deployments
+(the CPU node pools: `infra_assets/node_pools.py`).
 
 Every asset builds its stack's `StackWork` from the pure specs, always writes the plan (files under the
 plan directory + metadata), then, in preview/apply mode and when the Pulumi CLI and credentials are
@@ -9,8 +10,9 @@ the bounds fails the run before anything is rendered or written; without one, th
 (`infra_assets.replicas`).
 
 A scaling run (requested by a sensor or by hand) says why in its config; the materialization records the
-decision as `signal`, `old_size`, `new_size` and `reason`. In the lineage, the GPU pool hangs below the assets
-reporting the embedding backlog (a `BacklogSignal` from the caller) and the k8s deployments below the pool.
+decision as `signal`, `old_size`, `new_size` and `reason`. In the lineage, the pools and the k8s deployments hang
+below the cluster, the GPU pool also below the assets reporting the embedding backlog (a `BacklogSignal` from the
+caller), and the k8s deployments below the GPU pool.
 """
 
 import time
@@ -83,9 +85,10 @@ from resources.pulumi_stack import (
 GROUP = "infrastructure"
 OWNERS = ["team:platform"]
 ESC_KEY = dg.AssetKey("esc_environment")
+CLUSTER_KEY = dg.AssetKey("k8s_cluster")
 GPU_POOL_KEY = dg.AssetKey("lambda_gpu_pool")
 K8S_KEY = dg.AssetKey("k8s_deployments")
-ASSET_KEYS = {ESC: ESC_KEY, GPU_POOL: GPU_POOL_KEY, K8S: K8S_KEY}
+ASSET_KEYS = {ESC: ESC_KEY, CLUSTER: CLUSTER_KEY, GPU_POOL: GPU_POOL_KEY, K8S: K8S_KEY}
 
 
 @dataclass(frozen=True)
@@ -444,12 +447,12 @@ def known_size(infra: InfraSettings, pulumi: PulumiStackResource, log: dg.Dagste
 
 
 def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[dg.AssetsDefinition]:
-    """The three infra assets for `env` (stacks `<env>-esc`, `<env>-gpu-pool`, `<env>-k8s`).
+    """The four infra stack assets for `env` (stacks `<env>-esc`, `<env>-cluster`, `<env>-gpu-pool`, `<env>-k8s`).
 
     `backlog` (from the code location) makes the GPU pool depend on the assets reporting the embedding backlog,
     so the lineage shows what sizes it; without it the pool has no upstream.
     """
-    esc_stack, gpu_stack, k8s_stack = (stack_name(env, c) for c in (ESC, GPU_POOL, K8S))
+    esc_stack, cluster_stack, gpu_stack, k8s_stack = (stack_name(env, c) for c in (ESC, CLUSTER, GPU_POOL, K8S))
     sized_by = (
         f" The gpu_backlog_sensor sizes it from the embedding backlog `{backlog.metadata_key}` reported by "
         f"{backlog.names} (upstream in the lineage)."
@@ -473,11 +476,27 @@ def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[d
         return dg.MaterializeResult(metadata=outcome.metadata)
 
     @dg.asset(
+        key=CLUSTER_KEY,
+        group_name=GROUP,
+        kinds={"pulumi", "kubernetes", "lambda"},
+        owners=OWNERS,
+        pool=stack_pool(cluster_stack),
+        description=f"The Kubernetes cluster the pools join (stack `{cluster_stack}`): a k3s server on a Lambda "
+        "instance with generated join/admin tokens, or an existing cluster by kubeconfig (SOPHIA_CLUSTER_SOURCE). "
+        "Plans every pool's cloud-config; its kubeconfig and join token are secret outputs (masked here).",
+    )
+    def k8s_cluster(
+        context: dg.AssetExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> dg.MaterializeResult:
+        outcome = run_stack(context, infra, pulumi, cluster_work(infra))
+        return dg.MaterializeResult(metadata=outcome.metadata)
+
+    @dg.asset(
         key=GPU_POOL_KEY,
         group_name=GROUP,
         kinds={"pulumi", "lambda"},
         owners=OWNERS,
-        deps=list(backlog.asset_keys) if backlog else None,
+        deps=[CLUSTER_KEY, *(backlog.asset_keys if backlog else ())],
         pool=stack_pool(gpu_stack),
         description=f"Lambda Cloud GPU pool running the embedding server, sized by run config "
         f"`desired_nodes` (set by the backlog sensor) within the spec's bounds (stack `{gpu_stack}`).{sized_by}",
@@ -512,7 +531,7 @@ def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[d
         group_name=GROUP,
         kinds={"pulumi", "kubernetes"},
         owners=OWNERS,
-        deps=[ESC_KEY, GPU_POOL_KEY],
+        deps=[ESC_KEY, CLUSTER_KEY, GPU_POOL_KEY],
         pool=stack_pool(k8s_stack),
         description=f"Kubernetes namespaces, ESC-synced secrets, Deployments and Services of the MCP servers "
         f"and the GPU embedding server (one TEI replica per node the GPU pool runs now) (stack `{k8s_stack}`). "
@@ -539,4 +558,4 @@ def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[d
         metadata |= decision_metadata(config.signal, old, new, config.reason)
         return dg.MaterializeResult(metadata=metadata)
 
-    return [esc_environment, lambda_gpu_pool, k8s_deployments]
+    return [esc_environment, k8s_cluster, lambda_gpu_pool, k8s_deployments]

@@ -3,7 +3,7 @@
 `spec_valid` (always, blocking): the spec the asset just planned passes every rule in
 `specs/validation.py`. `no_drift` (apply mode only): `refresh` then `preview` of the stack report no
 changes; in plan/preview mode it yields nothing, so the UI shows it as skipped, with the reason logged.
-Both build the stack's work as its asset does: the GPU pool and TEI at the pool's current size
+Both build the stack's work as its asset does: each pool and TEI at the pool's current size
 (`infra_assets.pool_size`).
 """
 
@@ -13,10 +13,12 @@ from typing import Any
 import dagster as dg
 
 from infra_assets.assets import (
+    CLUSTER_KEY,
     ESC_KEY,
     GPU_POOL_KEY,
     K8S_KEY,
     StackWork,
+    cluster_work,
     current_nodes,
     esc_work,
     gpu_pool_work,
@@ -25,9 +27,12 @@ from infra_assets.assets import (
     secret_redactor,
     stack_mode,
 )
+from infra_assets.node_pools import node_pool_key, node_pool_work, pool_size_or_fail
 from infra_assets.render import change_counts
-from infra_assets.settings import ESC, GPU_POOL, K8S, InfraSettings, stack_name
+from infra_assets.settings import CLUSTER, ESC, GPU_POOL, K8S, NODE_POOL, InfraSettings, node_pool_plan, stack_name
+from infra_assets.specs.node_pools import build_node_pool_specs
 from infra_assets.specs.validation import ValidationReport
+from resources.profile import profile
 from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource, stack_pool
 
 SPEC_VALID = "spec_valid"
@@ -46,6 +51,19 @@ WorkBuilder = Callable[[dg.AssetCheckExecutionContext, InfraSettings, PulumiStac
 
 def _esc(_: dg.AssetCheckExecutionContext, infra: InfraSettings, __: PulumiStackResource) -> StackWork:
     return esc_work(infra)
+
+
+def _cluster(_: dg.AssetCheckExecutionContext, infra: InfraSettings, __: PulumiStackResource) -> StackWork:
+    return cluster_work(infra)
+
+
+def _node_pool(name: str) -> WorkBuilder:
+    def build(context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource) -> StackWork:
+        spec = infra.specs().node_pool(name)
+        size = pool_size_or_fail(infra, pulumi, spec)
+        return node_pool_work(infra, spec.with_desired(size.usable(spec)), "check")
+
+    return build
 
 
 def _gpu_pool(context: dg.AssetCheckExecutionContext, infra: InfraSettings, pulumi: PulumiStackResource) -> StackWork:
@@ -78,7 +96,7 @@ def _spec_check(key: dg.AssetKey, build: WorkBuilder, rules: str) -> dg.AssetChe
 
 def _drift_check(key: dg.AssetKey, component: str, stack: str, build: WorkBuilder) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
-        name=f"{key.path[-1]}_{NO_DRIFT}",
+        name=f"{key.path[-1].replace('-', '_')}_{NO_DRIFT}",
         specs=[
             dg.AssetCheckSpec(
                 NO_DRIFT, asset=key, description=NO_DRIFT_DESCRIPTION, automation_condition=DRIFT_CHECK_CONDITION
@@ -119,21 +137,29 @@ def _drift_check(key: dg.AssetKey, component: str, stack: str, build: WorkBuilde
 
 RULES = {
     ESC: "no secret literals, every reference resolves, the project's variables are exported.",
+    CLUSTER: "k3s pinned by version and checksum, every pool labelled, GPU pools tainted, each cloud-config sound.",
     GPU_POOL: "min <= desired <= max nodes, instance type, region, one SSH key, node labels.",
+    NODE_POOL: "min <= desired <= max nodes, a CPU instance type, instance names, an SSH key, a workload-type "
+    "label, a scaling signal.",
     K8S: "images pinned, replicas within bounds, GPU placement, secrets only via ESC-synced secretKeyRefs, "
     "no secret literals, manifests valid against the Kubernetes schemas (offline).",
 }
 
 
 def build_infra_checks(env: str) -> list[dg.AssetChecksDefinition]:
-    """`spec_valid` and `no_drift` for each infra asset of `env`."""
-    builders: list[tuple[dg.AssetKey, str, WorkBuilder]] = [
-        (ESC_KEY, ESC, _esc),
-        (GPU_POOL_KEY, GPU_POOL, _gpu_pool),
-        (K8S_KEY, K8S, _k8s),
+    """`spec_valid` and `no_drift` for each infra asset of `env` (the stacks and the CPU node pools)."""
+    builders: list[tuple[dg.AssetKey, str, str, WorkBuilder]] = [
+        (key, component, stack_name(env, component), build)
+        for key, component, build in ((ESC_KEY, ESC, _esc), (CLUSTER_KEY, CLUSTER, _cluster))
     ]
+    builders.append((GPU_POOL_KEY, GPU_POOL, stack_name(env, GPU_POOL), _gpu_pool))
+    builders += [
+        (node_pool_key(p.pool_name), NODE_POOL, node_pool_plan(env, p.pool_name), _node_pool(p.pool_name))
+        for p in build_node_pool_specs(profile(env))
+    ]
+    builders.append((K8S_KEY, K8S, stack_name(env, K8S), _k8s))
     checks: list[dg.AssetChecksDefinition] = []
-    for key, component, build in builders:
+    for key, component, stack, build in builders:
         checks.append(_spec_check(key, build, RULES[component]))
-        checks.append(_drift_check(key, component, stack_name(env, component), build))
+        checks.append(_drift_check(key, component, stack, build))
     return checks

@@ -1,32 +1,43 @@
-"""The cluster's CPU node pools as assets: `node_pool/<pool name>`, one per pool, sized by run config.
+"""The cluster's CPU node pools as assets: `node_pool/<pool name>`, one per pool, each its own stack.
 
-Each asset plans its pool at the size asked for in run config (`desired_nodes`, within the pool's bounds; outside
-them the run fails and nothing is written) or, without one, at its current size (`pool_size.current_node_pool_size`):
-it writes `<out>/<env>-<pool name>/node-pool.yaml` and `plan.json` (with `nodes_changed_at`, the sensors'
-cooldown clock) and records the decision (`signal`, `old_size`, `new_size`, `reason`). The cluster's join/drain of
-real nodes is a later issue: preview and apply run plan instead and say so (`mode: plan (fallback: ...)`).
+Each pool is the stack `<env>-<pool name>`: the same Lambda dynamic provider as the GPU pool (`programs/gpu_pool.py`,
+resource `<pool name>`), whose launches pass the pool's filled cloud-config (its nodes join the cluster with the
+pool's labels) and whose scale-down drains each node first. The asset sizes the pool to run config `desired_nodes`
+(within the pool's bounds; outside them the run fails and nothing is written) or, without one, keeps its current
+size (`pool_size.current_node_pool_size`: the stack's outputs, or the last plan in plan mode). Like the other stack
+assets it always writes the plan (`<out>/<env>-<pool name>/node-pool.yaml` and `plan.json` with `nodes_changed_at`,
+the sensors' cooldown clock), then previews or applies the stack when the mode allows (`assets.run_stack`), and
+records the decision (`signal`, `old_size`, `new_size`, `reason`).
 """
 
 import time
-from typing import Any
 
 import dagster as dg
 import yaml
 from pydantic import Field
 
-from infra_assets.assets import GROUP, OWNERS, decision_metadata
-from infra_assets.pool_size import DESIRED_NODES, current_node_pool_size, size_history
-from infra_assets.render import plan_metadata, write_plan
-from infra_assets.settings import InfraSettings, ModeDecision, node_pool_plan
+from infra_assets.assets import (
+    CLUSTER_KEY,
+    GROUP,
+    OWNERS,
+    StackWork,
+    decision_metadata,
+    pool_join,
+    refused_size,
+    run_stack,
+)
+from infra_assets.pool_size import DESIRED_NODES, PoolSize, PoolSizeUnavailable, current_node_pool_size, size_history
+from infra_assets.programs.gpu_pool import API_KEY_CONFIG, node_pool_program
+from infra_assets.settings import NODE_POOL, InfraSettings, node_pool_plan
 from infra_assets.specs.node_pools import NodePoolSpec, build_node_pool_specs
 from infra_assets.specs.pools import NodeCountError
 from infra_assets.specs.validation import validate_node_pool
 from resources.profile import profile
+from resources.pulumi_stack import PulumiStackResource, StackConfigValue, stack_pool
 
 NODE_POOL_PREFIX = "node_pool"
 NODE_POOL_FILE = "node-pool.yaml"
 SCALED_BY_TAG = "sophia/scaled-by"
-NO_CLUSTER = "no cluster provider for node pools yet (a later issue joins and drains nodes)"
 
 
 def node_pool_key(pool: str) -> dg.AssetKey:
@@ -46,17 +57,12 @@ class NodePoolScaleConfig(dg.Config):
     desired_nodes: int | None = Field(
         default=None,
         description="Nodes to run, within the pool's min..max (outside it the run fails and nothing is planned); "
-        "default: the pool's current size (its last plan), else the spec's desired.",
+        "default: the pool's current size (its stack's outputs, or the last plan in plan mode), else the spec's "
+        "desired.",
     )
     reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
     signal: str = Field(default="run config", description="What the size was decided from (the sensor's reading).")
     old_size: int | None = Field(default=None, description="The size the decision started from (default: current).")
-
-
-def node_pool_mode(infra: InfraSettings) -> ModeDecision:
-    """Plan; preview and apply fall back to plan until the cluster has a node-pool provider."""
-    requested = infra.requested_mode
-    return ModeDecision(requested, "plan", None if requested == "plan" else NO_CLUSTER)
 
 
 def node_pool_yaml(pool: NodePoolSpec, reason: str) -> str:
@@ -64,6 +70,8 @@ def node_pool_yaml(pool: NodePoolSpec, reason: str) -> str:
     doc = {
         "pool_name": pool.pool_name,
         "instance_type": pool.instance_type,
+        "region": pool.region,
+        "instance_names": f"{pool.name_prefix}-NNN",
         "nodes": {"min": pool.min_nodes, "desired": pool.desired_nodes, "max": pool.max_nodes},
         "node_labels": dict(pool.labels),
         "scaled_by": pool.describe_signal(),
@@ -72,76 +80,85 @@ def node_pool_yaml(pool: NodePoolSpec, reason: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def _plan_pool(
-    context: dg.AssetExecutionContext, infra: InfraSettings, pool: NodePoolSpec, reason: str, before: int
-) -> dict[str, Any]:
-    """Write the pool's plan at `pool.desired_nodes`; its metadata (mode, size, bounds, plan files)."""
-    report = validate_node_pool(pool)
-    if not report.passed:
-        raise dg.Failure(
-            description=f"Refusing to plan node pool {pool.pool_name}: {len(report.findings)} finding(s).",
-            metadata={"findings": dg.MetadataValue.md(report.markdown())},
-        )
-    decision = node_pool_mode(infra)
-    if decision.reason:
-        context.log.warning(f"{pool.pool_name}: {decision.requested} requested, running plan ({decision.reason}).")
-    plan = node_pool_plan(infra.env, pool.pool_name)
+def node_pool_work(infra: InfraSettings, pool: NodePoolSpec, reason: str, before: int | None = None) -> StackWork:
+    """The pool's stack at `pool.desired_nodes`: its plan, its program (joining the cluster), the Lambda key as
+    secret config. The plan records when the size last changed and from what (`before`, else the last plan's)."""
+    stack = node_pool_plan(infra.env, pool.pool_name)
     text = node_pool_yaml(pool, reason)
-    facts = {
-        "pool_name": pool.pool_name,
-        "instance_type": pool.instance_type,
-        DESIRED_NODES: pool.desired_nodes,
-        "min_nodes": pool.min_nodes,
-        "max_nodes": pool.max_nodes,
-        "scaled_by": pool.describe_signal(),
-        **size_history(infra.output_dir, plan, pool.desired_nodes, time.time(), before),
-    }
-    paths = write_plan(infra.output_dir, plan, {NODE_POOL_FILE: text}, {"mode": decision.label, **facts})
-    title = "PLAN: rendered desired state, nothing was applied"
-    return {
-        "mode": decision.label,
-        **facts,
-        "node_labels": dict(pool.labels),
-        "plan_dir": dg.MetadataValue.path(str(paths[NODE_POOL_FILE].parent)),
-        **plan_metadata(title, {pool.pool_name: text}, paths),
-    }
+    config = {API_KEY_CONFIG: StackConfigValue(infra.lambda_api_key, secret=True)} if infra.lambda_api_key else {}
+    return StackWork(
+        component=NODE_POOL,
+        stack=stack,
+        files={NODE_POOL_FILE: text},
+        metadata={
+            "pool_name": pool.pool_name,
+            "instance_type": pool.instance_type,
+            "region": pool.region,
+            DESIRED_NODES: pool.desired_nodes,
+            "min_nodes": pool.min_nodes,
+            "max_nodes": pool.max_nodes,
+            "scaled_by": pool.describe_signal(),
+            "reason": reason,
+            **size_history(infra.output_dir, stack, pool.desired_nodes, time.time(), before),
+        },
+        objects={pool.pool_name: text},
+        program=node_pool_program(pool, api_base_url=infra.lambda_api_base_url, join=pool_join(infra, pool.pool_name)),
+        report=validate_node_pool(pool),
+        config=config,
+    )
+
+
+def pool_size_or_fail(infra: InfraSettings, pulumi: PulumiStackResource, pool: NodePoolSpec) -> PoolSize:
+    """`current_node_pool_size`, or a run failure naming the stack when its outputs cannot be read."""
+    try:
+        return current_node_pool_size(infra, pulumi, pool)
+    except PoolSizeUnavailable as e:
+        raise dg.Failure(description=f"Cannot size node pool {pool.pool_name}: {e}. Nothing was planned.") from None
 
 
 def build_node_pool_asset(env: str, pool: NodePoolSpec) -> dg.AssetsDefinition:
     """The `node_pool/<name>` asset of one pool of `env` (its bounds and signal as declared for the profile)."""
     name = pool.pool_name
+    stack = node_pool_plan(env, name)
 
     @dg.asset(
         key=node_pool_key(name),
         group_name=GROUP,
-        kinds={"kubernetes", "yaml"},
+        kinds={"pulumi", "lambda", "kubernetes"},
         owners=OWNERS,
         tags={SCALED_BY_TAG: scaled_by(pool)},
-        pool=f"{NODE_POOL_PREFIX}/{node_pool_plan(env, name)}",  # one run at a time per pool
+        deps=[CLUSTER_KEY],
+        pool=stack_pool(stack),  # one run at a time per pool stack (its no_drift check shares it)
         description=f"CPU node pool `{name}` ({pool.instance_type}, {pool.allowed_range} nodes, labels "
-        f"{', '.join(f'{k}={v}' for k, v in pool.labels.items())}). Sized by {pool.describe_signal()} through "
-        f"scale_node_pool_job (its sensor sets `desired_nodes`). Plan only until the cluster can join and drain "
-        "nodes: preview and apply fall back to plan.",
+        f"{', '.join(f'{k}={v}' for k, v in pool.labels.items())}) on Lambda Cloud (stack `{stack}`): its nodes "
+        f"join the cluster on boot and are drained before termination. Sized by {pool.describe_signal()} through "
+        "scale_node_pool_job (its sensor sets `desired_nodes`).",
     )
     def node_pool(
-        context: dg.AssetExecutionContext, config: NodePoolScaleConfig, infra: InfraSettings
+        context: dg.AssetExecutionContext,
+        config: NodePoolScaleConfig,
+        infra: InfraSettings,
+        pulumi: PulumiStackResource,
     ) -> dg.MaterializeResult:
         spec = infra.specs().node_pool(name)
         reason = config.reason
-        current = current_node_pool_size(infra, spec)
         if config.desired_nodes is not None:
             try:
                 desired = spec.check_nodes(config.desired_nodes)
             except NodeCountError as e:
-                raise dg.Failure(description=f"Refusing to plan node pool {name}: {e}. Nothing was planned.") from None
-            old = config.old_size if config.old_size is not None else current.nodes
+                raise refused_size(stack, e) from None
+            old = config.old_size if config.old_size is not None else pool_size_or_fail(infra, pulumi, spec).nodes
         else:  # keep the size the pool runs now (its sensor owns the size)
+            current = pool_size_or_fail(infra, pulumi, spec)
             if message := current.stale_warning(spec):
                 context.log.warning(message)
             desired, old = current.usable(spec), current.nodes
             reason = f"{reason} (kept the current size, from {current.label})"
-        metadata = _plan_pool(context, infra, spec.with_desired(desired), reason, old)
+        outcome = run_stack(context, infra, pulumi, node_pool_work(infra, spec.with_desired(desired), reason, old))
+        metadata = {**outcome.metadata, "node_labels": dict(spec.labels)}
         metadata |= decision_metadata(config.signal, old, desired, reason)
+        if outcome.decision.effective == "apply" and isinstance(outcome.outputs.get("node_count"), int):
+            metadata["node_count"] = outcome.outputs["node_count"]
         return dg.MaterializeResult(metadata=metadata)
 
     return node_pool

@@ -2,18 +2,18 @@
 
 Where the size comes from depends on the mode the infra plane runs in:
 
-- preview/apply: the `desired_nodes` output of the `<env>-gpu-pool` stack (what Pulumi last applied);
-  a stack without that output (not created or never applied) runs the spec's default size;
+- preview/apply: the `desired_nodes` output of the pool's stack (`<env>-gpu-pool`, or `<env>-<pool name>` for a
+  CPU node pool: what Pulumi last applied); a stack without that output (not created or never applied) runs the
+  spec's default size;
 - plan (also the fallback when the Pulumi CLI or the backend's credentials are missing): the last plan
-  written for the gpu-pool stack (`<out_dir>/<env>-gpu-pool/plan.json`), else the spec's default.
+  written for the pool's stack (`<out_dir>/<stack>/plan.json`), else the spec's default.
 
 `changed_at` is when the size last changed: the plan records it (`nodes_changed_at`, kept while the planned
 size stays the same), and the size before that change (`nodes_before_change`, so the GPU sensor can count the
 nodes still booting). For the stack both are known only when the last plan holds the stack's size; otherwise
 (and for the spec's default) they are None. The sensors' cooldowns run on this clock.
 
-A CPU node pool (`current_node_pool_size`) has no stack yet (a later issue builds the cluster): its size is its
-last plan (`<out_dir>/<env>-<pool name>/plan.json`) in every mode, else its spec's default.
+`current_pool_size` reads the GPU pool, `current_node_pool_size` a CPU node pool, both through `stack_pool_size`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from infra_assets.programs.gpu_pool import DESIRED_NODES_OUTPUT, gpu_pool_program
+from infra_assets.programs.gpu_pool import DESIRED_NODES_OUTPUT, gpu_pool_program, node_pool_program
 from infra_assets.render import PLAN_SUMMARY
 from infra_assets.settings import GPU_POOL, InfraSettings, missing_backend_credentials, node_pool_plan
 from infra_assets.specs.gpu_pool import GpuPoolSpec
@@ -33,17 +33,17 @@ from resources.pulumi_stack import PulumiCliMissingError, PulumiStackResource
 
 Source = Literal["stack", "plan", "spec"]
 SOURCE_LABELS: dict[str, str] = {
-    "stack": "the gpu-pool stack's outputs",
+    "stack": "the pool stack's outputs",
     "plan": "the last plan",
     "spec": "the spec's default",
 }
-DESIRED_NODES = DESIRED_NODES_OUTPUT  # the gpu-pool stack output, also the plan.json / metadata entry
+DESIRED_NODES = DESIRED_NODES_OUTPUT  # a pool stack's output, also the plan.json / metadata entry
 CHANGED_AT = "nodes_changed_at"  # plan.json: epoch seconds when the planned size last changed
 BEFORE_CHANGE = "nodes_before_change"  # plan.json: the planned size before that change (absent: unknown)
 
 
 class PoolSizeUnavailable(RuntimeError):
-    """The gpu-pool stack exists in a mode that reads it, but its outputs could not be read."""
+    """A pool's stack exists in a mode that reads it, but its outputs could not be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def _count(value: Any) -> int | None:
 
 
 def last_planned_size(out_dir: Path, stack: str) -> PoolSize | None:
-    """The size in the last plan of the gpu-pool `stack` under `out_dir`, or None (never planned, unreadable)."""
+    """The size in the last plan of the pool `stack` under `out_dir`, or None (never planned, unreadable)."""
     try:
         plan = json.loads((out_dir / stack / PLAN_SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -131,32 +131,38 @@ def _can_read_stack(infra: InfraSettings, pulumi: PulumiStackResource) -> bool:
     return not missing
 
 
-def current_pool_size(infra: InfraSettings, pulumi: PulumiStackResource) -> PoolSize:
-    """The GPU pool's current size (see the module docstring); `PoolSizeUnavailable` if the stack is unreadable."""
-    pool = infra.specs().gpu_pool
-    stack = infra.stack(GPU_POOL)
+def stack_pool_size(
+    infra: InfraSettings, pulumi: PulumiStackResource, stack: str, program: Callable[[], None], default: int
+) -> PoolSize:
+    """The size of the pool run by `stack` (see the module docstring); `PoolSizeUnavailable` if unreadable."""
     planned = last_planned_size(infra.output_dir, stack)
-    default = PoolSize(pool.desired_nodes, "spec")
+    fallback = PoolSize(default, "spec")
     if not _can_read_stack(infra, pulumi):
-        return planned or default
+        return planned or fallback
     try:
-        outputs = pulumi.outputs(stack, gpu_pool_program(pool))
+        outputs = pulumi.outputs(stack, program)
     except PulumiCliMissingError:
-        return planned or default  # the assets fall back to plan mode too
+        return planned or fallback  # the assets fall back to plan mode too
     except Exception as e:  # messages of PulumiStackResource are redacted; only the kind is repeated here
         raise PoolSizeUnavailable(f"could not read the outputs of stack {stack} ({type(e).__name__})") from None
     nodes = _count(outputs.get(DESIRED_NODES))
     if nodes is None:
-        return default  # no stack yet, or never applied
+        return fallback  # no stack yet, or never applied
     if planned is not None and planned.nodes == nodes:
         return PoolSize(nodes, "stack", planned.changed_at, planned.previous)
     return PoolSize(nodes, "stack")
 
 
-def current_node_pool_size(infra: InfraSettings, pool: NodePoolSpec) -> PoolSize:
-    """A CPU node pool's size: its last plan, else its spec's default (it has no stack yet)."""
-    planned = last_planned_size(infra.output_dir, node_pool_plan(infra.env, pool.pool_name))
-    return planned or PoolSize(pool.desired_nodes, "spec")
+def current_pool_size(infra: InfraSettings, pulumi: PulumiStackResource) -> PoolSize:
+    """The GPU pool's current size (stack `<env>-gpu-pool`)."""
+    pool = infra.specs().gpu_pool
+    return stack_pool_size(infra, pulumi, infra.stack(GPU_POOL), gpu_pool_program(pool), pool.desired_nodes)
+
+
+def current_node_pool_size(infra: InfraSettings, pulumi: PulumiStackResource, pool: NodePoolSpec) -> PoolSize:
+    """A CPU node pool's current size (stack `<env>-<pool name>`)."""
+    stack = node_pool_plan(infra.env, pool.pool_name)
+    return stack_pool_size(infra, pulumi, stack, node_pool_program(pool), pool.desired_nodes)
 
 
 def usable_pool_size(

@@ -22,6 +22,7 @@ MODES = ("plan", "preview", "apply")
 MODE_ENV_VAR = "SOPHIA_INFRA_MODE"
 ESC, CLUSTER, GPU_POOL, K8S = "esc", "cluster", "gpu-pool", "k8s"
 COMPONENTS = (ESC, CLUSTER, GPU_POOL, K8S)  # in dependency order: the pools join the cluster, k8s deploys onto it
+NODE_POOL = "node-pool"  # the kind of a CPU node pool's stack (`<env>-<pool name>`, `node_pool_plan`)
 PULUMI_PROJECT = "sophia-ai"
 DEFAULT_OUT_DIR = ".sophia/infra"
 _DIY_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
@@ -50,8 +51,23 @@ def stack_name(env: str, component: str) -> str:
 
 
 def node_pool_plan(env: str, pool: str) -> str:
-    """`production-data-intelligence-pool`: where a CPU node pool's plan is written (no Pulumi stack yet)."""
+    """`production-data-intelligence-pool`: a CPU node pool's stack, also where its plan is written."""
     return f"{env}-{pool}"
+
+
+def env_stacks(env: str) -> list[str]:
+    """Every stack of `env` in dependency order: esc, cluster, the GPU pool, each CPU node pool, k8s."""
+    pools = [node_pool_plan(env, p) for p in profile(check_env(env)).cpu_pools]
+    return [stack_name(env, ESC), stack_name(env, CLUSTER), stack_name(env, GPU_POOL), *pools, stack_name(env, K8S)]
+
+
+def parse_pool_stack(stack: str) -> tuple[str, str] | None:
+    """(env, pool name) when `stack` is a CPU node pool's stack of a known environment, else None."""
+    for env, prof in PROFILES.items():
+        for pool in prof.cpu_pools:
+            if stack == node_pool_plan(env, pool):
+                return env, pool
+    return None
 
 
 def parse_stack_name(stack: str) -> tuple[str, str]:
@@ -156,7 +172,7 @@ class InfraSettings(dg.ConfigurableResource):
             if self.cluster().owns_server:
                 return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
             return [] if self.kubeconfig else ["KUBECONFIG"]
-        if component == GPU_POOL:
+        if component in (GPU_POOL, NODE_POOL):
             return [] if self.lambda_api_key else ["LAMBDA_API_KEY"]
         if component == K8S:  # `python -m infra_assets bootstrap` writes the cluster stack's kubeconfig to a file
             return [] if (self.kubeconfig or self.kube_in_cluster) else ["KUBECONFIG"]

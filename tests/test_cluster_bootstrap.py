@@ -51,7 +51,14 @@ def test_bootstrap_runs_every_step_in_order_and_hands_over_the_kubeconfig(
 ) -> None:
     assert cli.main(["bootstrap", "--env", "production", "--out", str(tmp_path)]) == cli.EXIT_OK
     stacks = [s for s, _ in pulumi.ups]
-    assert stacks == ["production-esc", "production-cluster", "production-gpu-pool", "production-k8s"]
+    assert stacks == [
+        "production-esc",
+        "production-cluster",
+        "production-gpu-pool",
+        "production-data-intelligence-pool",
+        "production-business-intelligence-pool",
+        "production-k8s",
+    ]
     kubeconfig = tmp_path / "production-cluster" / "kubeconfig"
     assert kubeconfig.read_text() == KUBECONFIG and stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     k8s_config = dict(pulumi.ups[-1][1])
@@ -62,7 +69,7 @@ def test_bootstrap_runs_every_step_in_order_and_hands_over_the_kubeconfig(
     assert "BOOTSTRAP-SECRET-TOKEN-123" not in printed.out + printed.err and ACCESS_TOKEN not in printed.out
 
     assert cli.main(["bootstrap", "--env", "production", "--out", str(tmp_path)]) == cli.EXIT_OK  # idempotent
-    assert [s for s, _ in pulumi.ups][4:] == stacks
+    assert [s for s, _ in pulumi.ups][len(stacks) :] == stacks
 
 
 def test_bootstrap_stops_at_the_first_failing_step(

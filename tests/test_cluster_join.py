@@ -15,7 +15,7 @@ from infra_assets.lambda_cloud.provider import LambdaGpuPoolProvider, LambdaPool
 from infra_assets.specs import build_infra_specs
 from infra_assets.specs.cloud_init import K3S_CONFIG_PATH, render_cloud_config
 from infra_assets.specs.cluster import POOL_LABEL, build_cluster_spec
-from resources.profile import profile
+from resources.profile import BUSINESS_INTELLIGENCE_POOL, DATA_INTELLIGENCE_POOL, profile
 from tests.helpers import FakeTime
 from tests.standins.kubernetes_api import KubernetesApiStandIn
 from tests.standins.lambda_cloud import LambdaCloudStandIn
@@ -140,3 +140,38 @@ def test_a_refused_or_impossible_drain_terminates_nothing(
     with pytest.raises(LambdaPoolScalingError, match="without draining them: no kubeconfig"):
         provider.update(created.id, outs, props(lam, 0))
     assert lam.calls(*TERMINATE) == [] and outs["instance_names"][0] in kube.nodes
+
+
+@pytest.mark.parametrize("pool_name", [DATA_INTELLIGENCE_POOL, BUSINESS_INTELLIGENCE_POOL])
+def test_every_cpu_pool_from_its_spec_joins_on_launch_and_drains_on_scale_down(
+    lam: LambdaCloudStandIn, kube: KubernetesApiStandIn, provider: LambdaGpuPoolProvider, pool_name: str
+) -> None:
+    specs = build_infra_specs(profile("production"))
+    spec = specs.node_pool(pool_name)
+    cluster = build_cluster_spec("production", specs.gpu_pool, specs.node_pools)
+    shape = {
+        "pool_name": spec.pool_name,
+        "instance_type": spec.instance_type,
+        "region": spec.region,
+        "ssh_key_names": list(spec.ssh_key_names),
+        "file_system_names": list(spec.file_system_names),
+        "name_prefix": spec.name_prefix,
+        "user_data": render_cloud_config(cluster, cluster.pool(pool_name)),
+    }
+    created = provider.create(props(lam, 2, kube, **shape))
+    outs = created.outs or {}
+    launches = lam.calls(*LAUNCH)
+    assert len(launches) == 2 and all(r.body["instance_type_name"] == spec.instance_type for r in launches)
+    for request, name in zip(launches, outs["instance_names"], strict=True):
+        config = yaml.safe_load(
+            {f["path"]: f["content"] for f in yaml.safe_load(request.body["user_data"])["write_files"]}[K3S_CONFIG_PATH]
+        )
+        assert config["node-name"] == name and name.startswith(spec.name_prefix)
+        assert f"workload-type={spec.workload_type}" in config["node-label"] and config["token"] == JOIN_TOKEN
+    for name in outs["instance_names"]:
+        kube.add_node(name, {POOL_LABEL: pool_name})
+    newest = outs["instance_names"][-1]
+    down = provider.update(created.id, outs, props(lam, 1, kube, **shape)).outs or {}
+    assert down["node_count"] == 1 and newest not in kube.nodes  # drained and its Node deleted first
+    (terminate,) = lam.calls(*TERMINATE)
+    assert terminate.body["instance_ids"] == [outs["instance_ids"][-1]]

@@ -12,13 +12,15 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from infra_assets.node_pools import node_pool_work
 from infra_assets.programs.cluster import EXISTING_KUBECONFIG_CONFIG, cluster_program
-from infra_assets.programs.gpu_pool import API_KEY_CONFIG, PoolJoin, gpu_pool_program
+from infra_assets.programs.gpu_pool import API_KEY_CONFIG, PoolJoin, gpu_pool_program, node_pool_program
 from infra_assets.programs.k8s import ACCESS_TOKEN_CONFIG, ESO_CHART_VERSION, k8s_program
+from infra_assets.settings import InfraSettings
 from infra_assets.specs import build_infra_specs
 from infra_assets.specs.cloud_init import K3S_CONFIG_PATH, render_cloud_config
 from infra_assets.specs.cluster import PLACEHOLDERS, TOKEN_PLACEHOLDER, ClusterSpec, build_cluster_spec
-from resources.profile import profile
+from resources.profile import BUSINESS_INTELLIGENCE_POOL, DATA_INTELLIGENCE_POOL, profile
 
 PROJECT = "sophia-ai"
 LAMBDA_KEY = "secret_sophia_" + "c" * 32
@@ -149,6 +151,36 @@ def test_gpu_pool_program_joins_through_the_cluster_stack(mocks, joined: bool) -
     assert rpc.is_rpc_secret(pool["join_token"]) and rpc.is_rpc_secret(pool["kubeconfig"])
     config = yaml.safe_load({f["path"]: f["content"] for f in yaml.safe_load(template)["write_files"]}[K3S_CONFIG_PATH])
     assert "nvidia.com/gpu=present:NoSchedule" in config["node-taint"] and config["default-runtime"] == "nvidia"
+
+
+@pytest.mark.parametrize("pool_name", [DATA_INTELLIGENCE_POOL, BUSINESS_INTELLIGENCE_POOL])
+@pytest.mark.parametrize("joined", [True, False])
+def test_each_cpu_pool_stack_runs_the_same_provider_and_joins(mocks, tmp_path, pool_name: str, joined: bool) -> None:
+    recorder, exports = mocks
+    _secret_config(**{API_KEY_CONFIG: LAMBDA_KEY})
+    infra = InfraSettings(env="production", out_dir=str(tmp_path))
+    spec = infra.specs().node_pool(pool_name).with_desired(2)
+    work = node_pool_work(infra, spec, "test")  # what the node_pool/<name> asset and the CLI run
+    assert work.stack == f"production-{pool_name}"
+    _run(work.program if joined else node_pool_program(spec), exports)
+    (resource,) = [r for r in recorder.resources.values() if r.typ.endswith(":GpuPool")]
+    pool = resource.inputs
+    assert resource.name == pool_name  # one resource per pool, named by it
+    assert (pool["pool_name"], pool["instance_type"], pool["desired_nodes"]) == (pool_name, spec.instance_type, 2)
+    assert pool["name_prefix"] == f"{pool_name}-production" and pool["ssh_key_names"] == ["sophia-ops"]
+    assert rpc.is_rpc_secret(pool["api_key"])
+    assert exports.values["desired_nodes"] == 2 and exports.values["pool_name"] == pool_name
+    if not joined:
+        assert not pool.get("user_data") and CLUSTER_STACK not in recorder.resources
+        return
+    assert recorder.resources[CLUSTER_STACK].typ == "pulumi:pulumi:StackReference"
+    cluster = _cluster()
+    assert pool["user_data"] == render_cloud_config(cluster, cluster.pool(pool_name))
+    assert rpc.is_rpc_secret(pool["join_token"]) and rpc.is_rpc_secret(pool["kubeconfig"])
+    files = {f["path"]: f["content"] for f in yaml.safe_load(pool["user_data"])["write_files"]}
+    config = yaml.safe_load(files[K3S_CONFIG_PATH])
+    assert f"workload-type={spec.workload_type}" in config["node-label"]
+    assert not config.get("node-taint") and "default-runtime" not in config  # CPU pools: no GPU taint/runtime
 
 
 def _k8s(recorder: Mocks) -> dict[str, list[str]]:

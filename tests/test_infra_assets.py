@@ -40,6 +40,11 @@ class FakeResult:
     secret_output_names: list[str] = field(default_factory=list)
 
 
+CLUSTER_KUBECONFIG = "apiVersion: v1\nusers: [{name: admin, user: {token: CLUSTER-ADMIN-SECRET-9}}]\n"
+CLUSTER_JOIN_TOKEN = "K10-join-SECRET-0123456789abcdef"
+SERVER_URL = "https://192.0.2.10:6443"
+
+
 class FakePulumi(PulumiStackResource):
     """Records every call (class-level: Dagster re-instantiates resources) and returns canned results."""
 
@@ -57,10 +62,14 @@ class FakePulumi(PulumiStackResource):
         if on_output:
             on_output(f"pulumi {action} {stack_name}: provider key {FAKE_LAMBDA_KEY} token {FAKE_TOKEN}\n")
         outputs: dict[str, Any] = {"secret_thing": "kubeconfig-contents"}
+        secret = ["secret_thing"]
         if stack_name.endswith("gpu-pool"):
             outputs |= {"node_count": 2, "instance_ids": ["i-1", "i-2"]}
+        if stack_name.endswith("-cluster"):
+            outputs |= {"kubeconfig": CLUSTER_KUBECONFIG, "joinToken": CLUSTER_JOIN_TOKEN, "serverUrl": SERVER_URL}
+            secret += ["kubeconfig", "joinToken"]
         summary = {"create": 3, "same": 1} if FakePulumi.changes else {"same": 4}
-        return FakeResult(stack_name, action, summary, FakePulumi.changes, outputs, ["secret_thing"])
+        return FakeResult(stack_name, action, summary, FakePulumi.changes, outputs, secret)
 
     def preview(self, stack_name, program, config=None, on_output=None):  # type: ignore[override]
         return self._record("preview", stack_name, program, config, on_output)
@@ -233,12 +242,13 @@ def test_preview_calls_each_stack_and_masks_secrets(tmp_path: Path, monkeypatch:
     assert result.success
     assert [(c["action"], c["stack"]) for c in FakePulumi.calls] == [
         ("preview", "production-esc"),
+        ("preview", "production-cluster"),
         ("preview", "production-gpu-pool"),
         ("preview", "production-k8s"),
     ]
-    gpu_config = FakePulumi.calls[1]["config"]
-    assert gpu_config[API_KEY_CONFIG].value == FAKE_LAMBDA_KEY and gpu_config[API_KEY_CONFIG].secret
-    k8s_config = FakePulumi.calls[2]["config"]
+    for pool_config in (FakePulumi.calls[1]["config"], FakePulumi.calls[2]["config"]):  # the k3s server, the pool
+        assert pool_config[API_KEY_CONFIG].value == FAKE_LAMBDA_KEY and pool_config[API_KEY_CONFIG].secret
+    k8s_config = FakePulumi.calls[3]["config"]
     assert k8s_config["kubeconfig"].value == "/k/cfg" and not k8s_config["kubeconfig"].secret
     assert FakePulumi.calls[0]["config"] == {}
 
@@ -267,9 +277,19 @@ def test_apply_reports_node_count_and_drift(tmp_path: Path, monkeypatch: pytest.
     assert md["lambda_gpu_pool"]["node_count"] == 2
     assert md["lambda_gpu_pool"]["outputs"]["instance_ids"] == ["i-1", "i-2"]
     actions = [(c["action"], c["stack"]) for c in FakePulumi.calls]
-    for stack in ("production-esc", "production-gpu-pool", "production-k8s"):
+    for stack in ("production-esc", "production-cluster", "production-gpu-pool", "production-k8s"):
         assert actions.count(("up", stack)) == 1
         assert ("refresh", stack) in actions and ("preview", stack) in actions  # the drift check
+    cluster = md["k8s_cluster"]
+    assert cluster["outputs"] == {
+        "secret_thing": "[secret]",
+        "kubeconfig": "[secret]",
+        "joinToken": "[secret]",
+        "serverUrl": SERVER_URL,
+    }
+    assert cluster["cluster"] == "sophia-ai-production" and cluster["pools"] == 3
+    everything = json.dumps(md, default=str) + result.everything()
+    assert "CLUSTER-ADMIN-SECRET-9" not in everything and CLUSTER_JOIN_TOKEN not in everything
     checks = result.checks()
     assert checks[("k8s_deployments", "no_drift")].passed
     assert checks[("k8s_deployments", "no_drift")].metadata["preview_changes_total"].value == 0
@@ -351,7 +371,7 @@ def test_preview_keeps_the_size_the_stack_runs_and_sizes_tei_from_it(
     result = _materialize("production", infra, _fake_pulumi())
     md = result.metadata()
     assert md["lambda_gpu_pool"]["desired_nodes"] == 3 and md["lambda_gpu_pool"]["size_source"] == "stack"
-    assert "from the gpu-pool stack's outputs" in md["lambda_gpu_pool"]["reason"]
+    assert "from the pool stack's outputs" in md["lambda_gpu_pool"]["reason"]
     assert md["k8s_deployments"]["gpu_replicas"] == 3 and md["k8s_deployments"]["gpu_nodes_source"] == "stack"
     assert set(FakePulumi.reads) == {"production-gpu-pool"}  # the assets and the checks read the same stack
     assert all(c.passed for c in result.checks().values())

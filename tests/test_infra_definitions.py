@@ -35,7 +35,7 @@ def test_definitions_expose_the_contract() -> None:
     assert set(defs.resources) == {"infra", "pulumi"}
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_executable}
-    assert keys == {"esc_environment", "lambda_gpu_pool", "k8s_deployments", *NODE_POOLS}
+    assert keys == {"esc_environment", "k8s_cluster", "lambda_gpu_pool", "k8s_deployments", *NODE_POOLS}
     external = {k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).is_executable}
     assert external == {"chunks", "chunk_vectors"}  # the backlog assets, defined by the data plane
     scale = defs.resolve_job_def("scale_gpu_pool_job")
@@ -46,8 +46,11 @@ def test_definitions_expose_the_contract() -> None:
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("k8s_deployments")).parent_keys == {
         dg.AssetKey("esc_environment"),
+        dg.AssetKey("k8s_cluster"),
         dg.AssetKey("lambda_gpu_pool"),
     }
+    pools = [dg.AssetKey("lambda_gpu_pool"), *(dg.AssetKey.from_user_string(p) for p in NODE_POOLS)]
+    assert all(dg.AssetKey("k8s_cluster") in graph.get(k).parent_keys for k in pools)  # the pools join the cluster
     for key in ("esc_environment", "lambda_gpu_pool", "k8s_deployments"):
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == "infrastructure" and "pulumi" in node.kinds and node.owners
@@ -111,7 +114,9 @@ def test_cli_plan_renders_every_stack(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     assert cli.main(["plan", "--env", "production", "--out", str(out)]) == cli.EXIT_OK
     assert sorted(p.name for p in out.iterdir()) == [
+        "production-business-intelligence-pool",
         "production-cluster",
+        "production-data-intelligence-pool",
         "production-esc",
         "production-gpu-pool",
         "production-k8s",
@@ -124,7 +129,14 @@ def test_cli_plan_defaults_to_the_current_mode(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("SOPHIA_ENV", raising=False)
     out = tmp_path / "cli"
     assert cli.main(["plan", "--out", str(out)]) == cli.EXIT_OK
-    assert sorted(p.name for p in out.iterdir()) == ["local-cluster", "local-esc", "local-gpu-pool", "local-k8s"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "local-business-intelligence-pool",
+        "local-cluster",
+        "local-data-intelligence-pool",
+        "local-esc",
+        "local-gpu-pool",
+        "local-k8s",
+    ]
 
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -147,7 +147,7 @@ def test_a_stale_size_is_planned_within_todays_bounds() -> None:
     stale = PoolSize(9, "stack")
     assert stale.usable(pool) == 3
     assert stale.stale_warning(pool) == (
-        "the gpu-pool stack's outputs: GPU pool size 9 is outside ai-intelligence-pool's allowed range 1..3; using 3."
+        "the pool stack's outputs: GPU pool size 9 is outside ai-intelligence-pool's allowed range 1..3; using 3."
     )
     assert PoolSize(3, "plan").stale_warning(pool) is None
 

@@ -97,7 +97,9 @@ def test_a_registered_profile_is_an_environment_for_settings_definitions_and_cli
     out = tmp_path / "cli"
     assert cli.main(["plan", "--env", "staging", "--out", str(out)]) == cli.EXIT_OK
     assert sorted(p.name for p in out.iterdir()) == [
+        "staging-business-intelligence-pool",
         "staging-cluster",
+        "staging-data-intelligence-pool",
         "staging-esc",
         "staging-gpu-pool",
         "staging-k8s",

@@ -17,8 +17,8 @@ from infra_assets.programs.esc import esc_program
 from infra_assets.programs.gpu_pool import API_KEY_CONFIG, gpu_pool_program
 from infra_assets.programs.k8s import KUBECONFIG_CONFIG, k8s_program, resource_name
 from infra_assets.specs import build_infra_specs
-from infra_assets.specs.gpu_pool import GPU_POOL_LABEL
 from infra_assets.specs.k8s import ESC_SECRET_NAME
+from infra_assets.specs.pools import WORKLOAD_TYPE_LABEL
 from infra_assets.specs.validation import image_pin_problem
 from resources.profile import profile
 
@@ -130,7 +130,7 @@ def test_k8s_program_creates_the_rendered_objects_with_dependencies(mocks) -> No
     tei = recorder.resources["deployment-sophia-inference-text-embeddings-inference"].inputs
     pod = tei["spec"]["template"]["spec"]
     assert tei["spec"]["replicas"] == 2
-    assert pod["nodeSelector"] == {GPU_POOL_LABEL: specs.gpu_pool.pool_name}
+    assert pod["nodeSelector"] == {WORKLOAD_TYPE_LABEL: "ai-intelligence"}  # the brief's label, as every workload
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert tei["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "1200"
 

@@ -214,7 +214,7 @@ def test_preview_mode_sizes_from_the_stack_outputs(instance: dg.DagsterInstance,
     infra = InfraSettings(env="production", mode="preview", out_dir=str(tmp_path / "plan"))
     _report(instance, "chunks", 500_000)  # needs 2: the stack runs 2
     data = _tick(instance, infra, pulumi=StackDouble(access_token=TOKEN))
-    assert not data.run_requests and "Keeping 2 node(s) (from the gpu-pool stack's outputs)" in data.skip_message
+    assert not data.run_requests and "Keeping 2 node(s) (from the pool stack's outputs)" in data.skip_message
     _report(instance, "chunks", 0)  # no plan says when the stack changed: the cooldown does not hold
     assert _desired(_tick(instance, infra, pulumi=StackDouble(access_token=TOKEN))) == [1]  # one node a step
 

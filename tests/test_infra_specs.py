@@ -14,6 +14,7 @@ from infra_assets.specs import build_infra_specs
 from infra_assets.specs.esc import esc_document, render_esc_yaml
 from infra_assets.specs.gpu_pool import GPU_POOL_LABEL
 from infra_assets.specs.k8s import ESC_SECRET_NAME, render_manifests
+from infra_assets.specs.pools import WORKLOAD_TYPE_LABEL
 from infra_assets.specs.validation import (
     REDACTED,
     REQUIRED_EXPORTS,
@@ -142,7 +143,7 @@ def test_k8s_manifests_shape(specs) -> None:
     assert set(_by_kind(manifests, "Service")) == set(deployments)
     assert not _by_kind(manifests, "Secret")  # secrets are synced by ESO, never rendered
     tei = deployments["text-embeddings-inference"]["spec"]["template"]["spec"]
-    assert tei["nodeSelector"] == {GPU_POOL_LABEL: specs.gpu_pool.pool_name}
+    assert tei["nodeSelector"] == {WORKLOAD_TYPE_LABEL: "ai-intelligence"}  # the brief's label, as every workload
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tei["tolerations"]
     assert tei["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert deployments["text-embeddings-inference"]["spec"]["replicas"] == specs.gpu_pool.desired_nodes

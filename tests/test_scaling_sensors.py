@@ -35,7 +35,7 @@ from infra_assets.definitions import (
     SCALE_WORKLOADS_JOB,
     build_infra_definitions,
 )
-from infra_assets.node_pools import node_pool_key
+from infra_assets.node_pools import build_node_pool_asset, node_pool_key
 from infra_assets.pool_size import CHANGED_AT, current_node_pool_size
 from infra_assets.render import PLAN_SUMMARY
 from infra_assets.sensors import build_node_pool_sensor, build_tei_sensor
@@ -191,7 +191,7 @@ def test_the_data_pool_follows_the_run_queue_read_from_the_instance(
         config["reason"],
     )
     assert md["mode"] == "plan" and md["desired_nodes"] == 2 and "run queue" in md["scaled_by"]
-    assert current_node_pool_size(infra, DATA_POOL).nodes == 2  # the reader sees what ran
+    assert current_node_pool_size(infra, PulumiStackResource(), DATA_POOL).nodes == 2  # the reader sees what ran
     _stamp(infra, node_pool_plan("production", DATA_INTELLIGENCE_POOL), clock())  # it landed now, on the clock
     assert {e.asset_key for e in result.get_asset_materialization_events()} == {DATA_KEY}  # one pool only
 
@@ -272,19 +272,77 @@ def test_node_pool_requests_never_leave_the_bounds_and_the_asset_takes_each(
         assert "allowed 1..2 node(s)" in failure.step_failure_data.user_failure_data.description
 
 
-def test_preview_and_apply_of_a_node_pool_fall_back_to_plan_and_say_why(
+def test_apply_without_the_pulumi_cli_falls_back_to_plan_and_says_why(
     defs: dg.Definitions, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOPHIA_INFRA_MODE", "apply")
+    monkeypatch.setattr("infra_assets.assets.cli_available", lambda: False)
     apply_defs = build_infra_definitions(PROD, EMBEDDING_BACKLOG, DATA_PLANE_RUNS)
     result = apply_defs.resolve_job_def(SCALE_NODE_POOL_JOB).execute_in_process(
         instance=instance, asset_selection=[DATA_KEY]
     )
     md = _metadata(result, DATA_KEY)
-    assert (
-        md["mode"] == "plan (fallback: no cluster provider for node pools yet (a later issue joins and drains nodes))"
-    )
+    assert md["mode"] == "plan (fallback: pulumi CLI not found on PATH)"
     assert md["new_size"] == 1 and "kept the current size, from the spec's default" in md["reason"]
+
+
+class PoolStackPulumi(PulumiStackResource):
+    """Records each pool stack's `up` (its config and program) and answers with the size it was applied at."""
+
+    ups: ClassVar[list[tuple[str, dict[str, Any], Any]]] = []
+    applied: ClassVar[dict[str, int]] = {}
+
+    def up(self, stack_name, program, config=None, on_output=None):  # type: ignore[override]
+        PoolStackPulumi.ups.append((stack_name, dict(config or {}), program))
+        on_output(f"updating {stack_name} with {config['lambdaApiKey'].value}")  # a leaky line, redacted
+        nodes = json.loads((Path(self.out_dir) / stack_name / PLAN_SUMMARY).read_text())["desired_nodes"]
+        PoolStackPulumi.applied[stack_name] = nodes
+        outputs = {"desired_nodes": nodes, "node_count": nodes, "instance_ids": ["i-1"] * nodes}
+        return UpResult(stack_name, {"update": 1}, outputs=outputs)
+
+    def outputs(self, stack_name, program, *, reveal_secrets=False):  # type: ignore[override]
+        return {"desired_nodes": PoolStackPulumi.applied[stack_name]} if stack_name in PoolStackPulumi.applied else {}
+
+    out_dir: str = ""
+
+
+def test_apply_runs_each_pool_stack_and_every_reader_sees_its_size(
+    instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("infra_assets.assets.cli_available", lambda: True)
+    key = "secret_lambda_" + "c" * 32
+    infra = InfraSettings(env="production", mode="apply", out_dir=str(tmp_path / "apply"), lambda_api_key=key)
+    pulumi = PoolStackPulumi(access_token="pul-" + "4" * 40, out_dir=infra.out_dir)
+    PoolStackPulumi.ups, PoolStackPulumi.applied = [], {}
+    pools = {p.pool_name: p for p in build_node_pool_specs(PROD)}
+    assets = [build_node_pool_asset(PROD.name, p) for p in pools.values()]
+    config = {"desired_nodes": 2, "reason": "queue of 7 runs", "signal": "run queue"}
+    result = dg.materialize(
+        assets,
+        resources={"infra": infra, "pulumi": pulumi},
+        run_config={"ops": {DATA_KEY.to_python_identifier(): {"config": config}}},
+        instance=instance,
+    )
+    assert result.success
+    stacks = sorted(stack for stack, _, _ in PoolStackPulumi.ups)
+    assert stacks == ["production-business-intelligence-pool", "production-data-intelligence-pool"]
+    for _, stack_config, _ in PoolStackPulumi.ups:
+        assert stack_config["lambdaApiKey"].secret and stack_config["lambdaApiKey"].value == key
+    md = _metadata(result, DATA_KEY)
+    assert (md["mode"], md["stack"], md["new_size"], md["node_count"]) == (
+        "apply",
+        "production-data-intelligence-pool",
+        2,
+        2,
+    )
+    assert md["node_labels"]["workload-type"] == "data-intelligence"
+    assert _metadata(result, BI_KEY)["new_size"] == 1  # no size asked: kept (the spec's default, nothing applied)
+    everything = json.dumps([_metadata(result, k) for k in (DATA_KEY, BI_KEY)], default=str)
+    assert key not in everything and key not in "".join(str(e) for e in result.all_events)
+    # the one reader: the stack's outputs (asset, sensor, checks and CLI all read through it)
+    size = current_node_pool_size(infra, pulumi, pools[DATA_INTELLIGENCE_POOL])
+    assert (size.nodes, size.source) == (2, "stack")
+    assert current_node_pool_size(infra, pulumi, pools[BUSINESS_INTELLIGENCE_POOL]).nodes == 1
 
 
 # ---------------------------------------------------------------- the GPU pool and TEI
@@ -451,8 +509,8 @@ def test_the_lineage_shows_what_drives_each_pool(monkeypatch: pytest.MonkeyPatch
     platform = load_platform("local")
     graph = platform.resolve_asset_graph()
     gpu = graph.get(dg.AssetKey("lambda_gpu_pool"))
-    assert gpu.parent_keys == {dg.AssetKey("chunks"), dg.AssetKey("chunk_vectors")}
-    assert all(graph.get(k).is_executable for k in gpu.parent_keys)  # the data plane's own assets
+    assert gpu.parent_keys == {dg.AssetKey("k8s_cluster"), dg.AssetKey("chunks"), dg.AssetKey("chunk_vectors")}
+    assert all(graph.get(k).is_executable for k in gpu.parent_keys)  # the data plane's own assets, the cluster
     assert dg.AssetKey("lambda_gpu_pool") in graph.get(dg.AssetKey("k8s_deployments")).parent_keys
     data, bi = (platform.resolve_assets_def(k) for k in (DATA_KEY, BI_KEY))
     assert "run queue" in data.descriptions_by_key[DATA_KEY] and "business hours" in bi.descriptions_by_key[BI_KEY]
@@ -473,3 +531,21 @@ def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
         assert sensor in out
     assert "Keeping 1 TEI replica(s): in step with the GPU pool" in out
     assert "requests node_pool__data_intelligence_pool: scale up 1 -> 2" in out  # 100 queued + 50 started runs
+
+
+def test_cli_scale_pool_resizes_any_pool_within_its_bounds(
+    infra: InfraSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(infra.output_dir)
+    scale = ["scale", "--env", "production", "--out", out, "--plan"]
+    assert cli.main([*scale, "--pool", BUSINESS_INTELLIGENCE_POOL, "--desired-nodes", "2"]) == cli.EXIT_OK
+    bi = build_node_pool_specs(PROD)[1]
+    assert current_node_pool_size(infra, PulumiStackResource(), bi).nodes == 2  # what the sensor and asset read
+    assert cli.main([*scale, "--pool", "ai-intelligence-pool", "--desired-nodes", "3"]) == cli.EXIT_OK
+    assert json.loads((infra.output_dir / "production-gpu-pool" / PLAN_SUMMARY).read_text())["desired_nodes"] == 3
+    capsys.readouterr()
+    assert cli.main([*scale, "--pool", BUSINESS_INTELLIGENCE_POOL, "--desired-nodes", "3"]) == cli.EXIT_USAGE
+    assert "allowed 1..2 node(s)" in capsys.readouterr().err
+    assert cli.main([*scale, "--pool", "no-such-pool", "--desired-nodes", "1"]) == cli.EXIT_USAGE
+    assert "unknown pool 'no-such-pool'" in capsys.readouterr().err
+    assert current_node_pool_size(infra, PulumiStackResource(), bi).nodes == 2  # refused runs wrote nothing

@@ -1,8 +1,9 @@
 """One sensor per CPU node pool: sizes the pool from the Dagster run queue and/or a business-hours window.
 
 The run queue is read from the instance (queued + in-progress runs carrying the caller's `RunQueueSignal`
-tags: two counts from the run storage); the window from the sensor's clock. The pool's current size is its
-last plan (`pool_size.current_node_pool_size`), its bounds, steps and boot time come from its spec
+tags: two counts from the run storage); the window from the sensor's clock. The pool's current size comes from
+the one reader (`pool_size.current_node_pool_size`: the pool stack's outputs, or the last plan in plan mode; an
+unreadable stack skips this tick with the reason), its bounds, steps and boot time come from its spec
 (`InfraSettings.specs().node_pool(name)`), its cooldowns from the profile; `scaling.node_pool_decision`
 decides. A decision requests `scale_node_pool_job` for this pool's asset only (`asset_selection`) with run
 config `{desired_nodes, reason, signal, old_size}`; anything else is a `SkipReason` with the reason.
@@ -16,13 +17,14 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from infra_assets.node_pools import node_pool_key, scaled_by
-from infra_assets.pool_size import current_node_pool_size
+from infra_assets.pool_size import PoolSizeUnavailable, current_node_pool_size
 from infra_assets.scaling import node_pool_decision
 from infra_assets.sensors.requests import MIN_INTERVAL_S, keeping, scaling_tags, transition_run_key
 from infra_assets.settings import InfraSettings
 from infra_assets.signals import RunQueueSignal, read_run_queue
 from infra_assets.specs.node_pools import NodePoolSpec
 from resources.profile import EnvProfile, sensor_status
+from resources.pulumi_stack import PulumiStackResource
 
 
 def node_pool_sensor_name(pool: str) -> str:
@@ -58,10 +60,15 @@ def build_node_pool_sensor(
             "its size last changed."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext, infra: InfraSettings) -> dg.SensorResult | dg.SkipReason:
+    def _sensor(
+        context: dg.SensorEvaluationContext, infra: InfraSettings, pulumi: PulumiStackResource
+    ) -> dg.SensorResult | dg.SkipReason:
         spec = infra.specs().node_pool(name)
         queue = read_run_queue(context.instance, runs) if spec.runs_per_node is not None else None
-        size = current_node_pool_size(infra, spec)
+        try:
+            size = current_node_pool_size(infra, pulumi, spec)
+        except PoolSizeUnavailable as e:
+            return dg.SkipReason(f"cannot size node pool {name}: {e}")
         at = clock()
         decision = node_pool_decision(profile, spec, size, queue, at)
         signal = f"{decision.signal}{reads}" if queue is not None else decision.signal

@@ -48,8 +48,9 @@ class GpuPoolSpec:
 
     @property
     def node_selector(self) -> dict[str, str]:
-        """The label that pins GPU workloads to this pool's nodes."""
-        return {GPU_POOL_LABEL: self.pool_name}
+        """The label that pins GPU workloads to this pool's nodes: its `workload-type`, as every workload selects
+        its domain's pool (`specs/k8s.py`)."""
+        return {WORKLOAD_TYPE_LABEL: self.labels[WORKLOAD_TYPE_LABEL]}
 
     @property
     def allowed_range(self) -> str:

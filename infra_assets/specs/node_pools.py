@@ -9,7 +9,8 @@ Each pool is a group of identical nodes carrying the cluster's workload labels (
 - `business-intelligence-pool` (cpu_8x_large): the analytics workloads people use interactively, sized by a
   business-hours window (the pool's max inside it, its min outside).
 
-Their nodes join the cluster on boot and are drained before termination (`specs/cluster.py`, `lambda_cloud/`).
+Each pool is its own stack `<env>-<pool name>` run by the same Lambda dynamic provider as the GPU pool
+(`programs/gpu_pool.py`): its nodes join the cluster on boot and are drained before termination.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from infra_assets.autoscaling.cpu import BusinessHours
-from infra_assets.specs.pools import COMPONENT_LABEL, LAMBDA_REGION, WORKLOAD_TYPE_LABEL, check_node_count
+from infra_assets.specs.pools import (
+    COMPONENT_LABEL,
+    LAMBDA_REGION,
+    SSH_KEY_NAMES,
+    WORKLOAD_TYPE_LABEL,
+    check_node_count,
+)
 from resources.profile import BUSINESS_INTELLIGENCE_POOL, DATA_INTELLIGENCE_POOL, EnvProfile, PoolBounds
 
 
@@ -31,11 +38,14 @@ class NodePoolSpec:
     min_nodes: int
     max_nodes: int
     desired_nodes: int  # the size it starts at (later runs keep the current size)
+    name_prefix: str  # instances are named `<name_prefix>-NNN` (unique across the account's environments)
     boot_time_s: float  # from "scale up" to a node taking pods
     max_step_up: int
     max_step_down: int
     labels: Mapping[str, str] = field(default_factory=dict)
     region: str = LAMBDA_REGION
+    ssh_key_names: tuple[str, ...] = SSH_KEY_NAMES
+    file_system_names: tuple[str, ...] = ()  # CPU pools mount no model cache
     runs_per_node: int | None = None  # sized by the run queue: run pods one node holds
     business_hours: BusinessHours | None = None  # sized by this window: max inside, min outside
 
@@ -92,6 +102,7 @@ def _pool(
         min_nodes=bounds.min_nodes,
         max_nodes=bounds.max_nodes,
         desired_nodes=bounds.desired_nodes,
+        name_prefix=f"{name}-{profile.name}",
         boot_time_s=180.0,  # a CPU instance joins the cluster and pulls the run image in about 3 minutes
         max_step_up=1,
         max_step_down=1,

@@ -238,7 +238,8 @@ def validate_gpu_pool(pool: GpuPoolSpec) -> ValidationReport:
 
 
 def validate_node_pool(pool: NodePoolSpec) -> ValidationReport:
-    """Node bounds, a CPU instance type, a workload-type label, valid label values and at least one signal."""
+    """Node bounds, a CPU instance type, instance names, an SSH key, a workload-type label, valid label values and
+    at least one signal."""
     f: list[Finding] = []
     s = pool.pool_name
     if not 0 <= pool.min_nodes <= pool.desired_nodes <= pool.max_nodes <= MAX_POOL_NODES or pool.max_nodes < 1:
@@ -259,6 +260,10 @@ def validate_node_pool(pool: NodePoolSpec) -> ValidationReport:
         for k, v in pool.labels.items()
         if not _LABEL_VALUE.match(v)
     ]
+    if not _INSTANCE_NAME.match(f"{pool.name_prefix}-000"):  # the provider names nodes <prefix>-NNN
+        f.append(Finding("name_prefix", s, "instance names must be lowercase, <= 64 chars"))
+    if not pool.ssh_key_names:
+        f.append(Finding("ssh_key_names", s, "at least one SSH key is required (the provider refuses none)"))
     if pool.runs_per_node is None and pool.business_hours is None:
         f.append(Finding("scaling", s, "declare a signal: runs_per_node (run queue) or business_hours"))
     if (pool.runs_per_node is not None and pool.runs_per_node < 1) or min(pool.max_step_up, pool.max_step_down) < 1:
