@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pandas as pd
 
 from resources.payloads import BadPayload, PayloadBatch, PayloadSource
@@ -40,12 +42,21 @@ def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
     return sha256_hex(f"{source}\x1f{batch_id}\x1f{item_index}")[:32]
 
 
+def payload_text(item: Any) -> str:
+    """An item as stored: compact JSON text, key order kept, non-ASCII as is (orjson; the stdlib encoder for
+    what orjson refuses: integers beyond 64 bits, non-string keys, lone surrogates)."""
+    try:
+        return orjson.dumps(item).decode()
+    except (TypeError, UnicodeDecodeError):
+        return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
 def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
     """Rows for the raw table (payload serialised as JSON text, key order kept)."""
     rows: list[tuple] = []
     for batch in batches:
         for index, item in enumerate(batch.items):
-            payload = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            payload = payload_text(item)
             rows.append(
                 (
                     raw_record_id(source, batch.batch_id, index),
