@@ -1,6 +1,7 @@
 """Pipeline throughput on N generated documents, side by side with the bare embedding model.
 
-    python benchmarks/pipeline_throughput.py [--docs 10000] [--reps 3] [--clean] [--profile FILE] [--smoke]
+    python benchmarks/pipeline_throughput.py [--docs 10000] [--reps 3] [--clean] [--profile FILE] [--stock] [--smoke]
+    python benchmarks/pipeline_throughput.py --scale-out [--docs 10000]
 
 Generates N documents shaped like the bundled samples (tools.sample_factory, in a child process), then runs, each
 in a fresh child process so that memory and warm caches do not leak between measurements, interleaved:
@@ -13,7 +14,9 @@ in a fresh child process so that memory and warm caches do not leak between meas
   the model (`Embedder.embed`); each pipeline rep after the first is compared with the bare reps before and after.
 
 Prints, as median (min-max) over the reps: first run / bare model, embed stage / bare model, no-change re-run /
-first run, stage times and peak RSS per stage. `--smoke` (300 docs, 1 rep) checks the machinery in seconds.
+first run, stage times and peak RSS per stage. `--stock` also times wordllama's own padded `embed` on the same
+batches (the pooling before/after). `--scale-out` runs two independent pipelines of N/2 documents one after the
+other, then at once. `--smoke` (300 docs, 1 rep) checks the machinery in seconds.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tools/ is a checkout-only package
 
 SMOKE_DOCS = 300
+SCALE_OUT_START_DELAY = 60.0  # seconds for both parallel children to import, load and warm up before they start
 RSS_SAMPLE_SECONDS = 0.025
 RESULT_PREFIX = "RESULT "
 TARGETS = {  # the issue's targets, printed next to the measurements
@@ -91,7 +95,7 @@ def warmup_texts() -> list[str]:
     return [c.text for d in normalize_records(records).documents for c in chunk_document(d.document_id, d.text)]
 
 
-def run_pipeline(data: Path, samples: Path, profile: Path | None) -> dict[str, Any]:
+def run_pipeline(data: Path, samples: Path, profile: Path | None, start_at: float = 0.0) -> dict[str, Any]:
     """First run and no-change re-run of the whole graph (land every stream, then `data_pipeline`)."""
     import dagster as dg
 
@@ -106,12 +110,13 @@ def run_pipeline(data: Path, samples: Path, profile: Path | None) -> dict[str, A
     assets = [*build_ingestion_assets("duckdb"), *build_warehouse_assets("duckdb"), *build_vector_assets("duckdb")]
     defs = dg.Definitions(assets=assets, jobs=[*build_land_jobs(), data_pipeline_job], resources=resources)
     resources["embedder"].embed(warmup_texts())  # model loaded and warm, outside the measurement
+    time.sleep(max(0.0, start_at - time.time()))  # scale-out: parallel children start their first runs together
 
     out: dict[str, Any] = {}
     with dg.DagsterInstance.ephemeral() as instance, RssSampler() as rss:
         for label in ("first", "rerun"):
             profiler = cProfile.Profile() if profile and label == "first" else None
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             if profiler:
                 profiler.enable()
             result = land_everything(defs, instance)
@@ -132,20 +137,23 @@ def run_pipeline(data: Path, samples: Path, profile: Path | None) -> dict[str, A
                 }
                 for e in result.get_asset_materialization_events()
             }
-            out[label] = {"seconds": elapsed, "steps": steps, "metadata": metadata}
+            out[label] = {"seconds": elapsed, "started_at": started_at, "steps": steps, "metadata": metadata}
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
-def run_bare(warehouse_file: Path, batch_size: int) -> dict[str, Any]:
+def run_bare(warehouse_file: Path, batch_size: int, stock: bool) -> dict[str, Any]:
     """The embedder alone on every chunk text of `warehouse_file`, read in batches; only `embed` is timed."""
     import duckdb
 
     from resources.registry import local_resources
 
-    embedder = local_resources(Path(tempfile.mkdtemp(prefix="sophia-bare-")), Path("."))["embedder"]
+    embedder = local_resources(warehouse_file.parent / "bare", Path("."))["embedder"]  # the pipeline's embedder
     embedder.embed(warmup_texts())
-    seconds, chunks = 0.0, 0
+    from resources.embeddings import load_wordllama
+
+    model = load_wordllama(embedder.config, embedder.dimension) if stock else None
+    seconds, stock_s, chunks = 0.0, 0.0, 0
     con = duckdb.connect(str(warehouse_file), read_only=True)
     try:
         reader = con.sql("SELECT text FROM chunks ORDER BY chunk_id").to_arrow_reader(batch_size)
@@ -155,10 +163,15 @@ def run_bare(warehouse_file: Path, batch_size: int) -> dict[str, Any]:
             embedder.embed(texts)
             seconds += time.perf_counter() - t0
             chunks += len(texts)
+            if model is not None:
+                t0 = time.perf_counter()
+                model.embed(texts, norm=False, batch_size=embedder.batch_size)
+                stock_s += time.perf_counter() - t0
     finally:
         con.close()
     return {
         "seconds": seconds,
+        "stock_wordllama_seconds": stock_s if stock else None,
         "chunks": chunks,
         "model_id": embedder.model_id,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -172,11 +185,13 @@ def child(argv: Sequence[str]) -> int:
     parser.add_argument("--samples", type=Path)
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--stock", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "pipeline":
-        result = run_pipeline(args.data, args.samples, args.profile)
+        result = run_pipeline(args.data, args.samples, args.profile, args.start_at)
     else:
-        result = run_bare(args.data / "warehouse.duckdb", args.batch_size)
+        result = run_bare(args.data / "warehouse.duckdb", args.batch_size, args.stock)
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
 
@@ -184,18 +199,55 @@ def child(argv: Sequence[str]) -> int:
 # --- parent ---------------------------------------------------------------------------------------------------
 
 
-def spawn(args: Sequence[str], quiet: bool = True) -> dict[str, Any]:
-    """Run this script as a child with `args`; its RESULT line as a dict (its logs go to a file unless not quiet)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+def spawn(*children: Sequence[str]) -> list[dict[str, Any]] | dict[str, Any]:
+    """Run this script as children with these args, all at once; their RESULT lines as dicts (one: the dict)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True, check=False)
-        if proc.returncode != 0:
-            log.seek(0)
-            tail = log.read()[-4000:]
-            raise SystemExit(f"child {args[0]} failed ({proc.returncode}):\n{tail}\n{proc.stdout[-2000:]}")
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    return json.loads(lines[-1][len(RESULT_PREFIX) :])
+    results = []
+    with tempfile.TemporaryDirectory() as logs:
+        procs = []
+        for i, args in enumerate(children):
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+            log = (Path(logs) / f"{i}.log").open("w+")
+            procs.append((subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True), log, args))
+        for proc, log, args in procs:
+            stdout, _ = proc.communicate()
+            if proc.returncode != 0:
+                log.seek(0)
+                raise SystemExit(f"child {args[0]} failed ({proc.returncode}):\n{log.read()[-4000:]}\n{stdout[-2000:]}")
+            log.close()
+            lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+            results.append(json.loads(lines[-1][len(RESULT_PREFIX) :]))
+    return results[0] if len(results) == 1 else results
+
+
+def scale_out(docs: int, tmp: Path) -> dict[str, float]:
+    """Two independent pipelines of `docs`/2 documents each (own corpus, own data directory): one after the
+    other, then both at once; the speed-up is the summed sequential first-run time over the parallel span."""
+    halves = []
+    for seed in (7, 8):
+        samples = tmp / f"scale-samples-{seed}"
+        gen = [sys.executable, "-m", "tools.sample_factory", "--out", str(samples), "--documents", str(docs // 2)]
+        subprocess.run([*gen, "--seed", str(seed)], cwd=REPO, check=True, capture_output=True)
+        halves.append(samples)
+    sequential = 0.0
+    for i, samples in enumerate(halves):
+        run = spawn(["pipeline", "--data", str(tmp / f"scale-seq-{i}"), "--samples", str(samples)])
+        sequential += run["first"]["seconds"]
+    start_at = time.time() + SCALE_OUT_START_DELAY
+    both = spawn(
+        *(
+            ["pipeline", "--data", str(tmp / f"scale-par-{i}"), "--samples", str(s), "--start-at", str(start_at)]
+            for i, s in enumerate(halves)
+        )
+    )
+    span = max(r["first"]["started_at"] + r["first"]["seconds"] for r in both) - min(
+        r["first"]["started_at"] for r in both
+    )
+    print(
+        f"\nscale-out, 2 x {docs // 2:,} docs: sequential {sequential:.2f}s, parallel {span:.2f}s, "
+        f"speed-up {sequential / span:.2f}x (target >= 1.7x on 2 cores)"
+    )
+    return {"sequential_s": sequential, "parallel_s": span, "speedup": sequential / span}
 
 
 def spread(values: Sequence[float], fmt: str = ".3f") -> str:
@@ -225,6 +277,9 @@ def report(docs: int, pipelines: list[dict[str, Any]], bares: list[dict[str, Any
     reps = len(pipelines)
     print(f"\n{docs:,} generated docs -> {documents:,} documents, {chunks:,} chunks; {reps} rep(s), interleaved")
     print(f"bare model ({bares[0]['model_id']}): {spread([b['seconds'] for b in bares], '.2f')} s")
+    if bares[0].get("stock_wordllama_seconds") is not None:
+        stock = [b["stock_wordllama_seconds"] for b in bares]
+        print(f"  wordllama's own padded embed, same batches: {spread(stock, '.2f')} s")
     print(f"first run:        {spread([p['first']['seconds'] for p in pipelines], '.2f')} s")
     print(f"no-change re-run: {spread([p['rerun']['seconds'] for p in pipelines], '.2f')} s")
     print(f"\n{'ratio':<26}{'median (min-max)':>28}   target")
@@ -252,9 +307,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="generate only valid records (no quarantine)")
     parser.add_argument("--profile", type=Path, help="cProfile the first run of rep 0 into this file")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--stock", action="store_true", help="also time wordllama's own (padded) embed")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
+    parser.add_argument("--scale-out", action="store_true", help="only: 2 independent pipelines at once vs 1 by 1")
     args = parser.parse_args(argv)
     docs, reps = (SMOKE_DOCS, 1) if args.smoke else (args.docs, max(1, args.reps))
+    if args.scale_out:
+        tmp = Path(tempfile.mkdtemp(prefix="sophia-scale-"))
+        try:
+            result = scale_out(docs, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1))
+        return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="sophia-bench-"))
     try:
@@ -275,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"peak RSS {p['peak_rss_mb']:,.0f} MB",
                 flush=True,
             )
-            bares.append(spawn(["bare", "--data", str(tmp / "data-0")]))
+            bares.append(spawn(["bare", "--data", str(tmp / "data-0"), *(["--stock"] if args.stock else [])]))
             print(f"bare rep {rep}: {bares[-1]['seconds']:.2f}s for {bares[-1]['chunks']:,} chunks", flush=True)
             if rep:
                 shutil.rmtree(data, ignore_errors=True)
