@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", "--documents", type=int, default=10_000, help="3k, 10k, 118k, 500k, ...")
     parser.add_argument("--reps", type=int, default=3, help="pipeline reps (bare reps interleaved)")
     parser.add_argument("--clean", action="store_true", help="generate only valid records (no quarantine)")
+    parser.add_argument("--samples", type=Path, help="use this corpus (a sample_factory --out folder), not a new one")
     parser.add_argument("--profile", type=Path, help="cProfile the first run of rep 0 into this file")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     parser.add_argument("--stock", action="store_true", help="also time wordllama's own (padded) embed")
@@ -324,11 +325,12 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="sophia-bench-"))
     try:
-        samples = tmp / "samples"
-        t0 = time.perf_counter()
-        gen = [sys.executable, "-m", "tools.sample_factory", "--out", str(samples), "--documents", str(docs)]
-        subprocess.run([*gen, *(["--clean"] if args.clean else [])], cwd=REPO, check=True, capture_output=True)
-        print(f"generated {docs:,} documents in {time.perf_counter() - t0:.1f}s (child process)", flush=True)
+        samples = args.samples.resolve() if args.samples else tmp / "samples"
+        if not args.samples:
+            t0 = time.perf_counter()
+            gen = [sys.executable, "-m", "tools.sample_factory", "--out", str(samples), "--documents", str(docs)]
+            subprocess.run([*gen, *(["--clean"] if args.clean else [])], cwd=REPO, check=True, capture_output=True)
+            print(f"generated {docs:,} documents in {time.perf_counter() - t0:.1f}s (child process)", flush=True)
         pipelines: list[dict[str, Any]] = []
         bares: list[dict[str, Any]] = []
         for rep in range(reps):

@@ -29,6 +29,9 @@ WHERE v.chunk_id IS NULL
 """
 
 
+RECHUNK_BATCH_DOCUMENTS = 5_000  # documents (texts and their chunks) held at once
+
+
 @dataclass(frozen=True, slots=True)
 class ChunksResult:
     documents_chunked: int
@@ -69,7 +72,11 @@ def pending_embedding(session: WarehouseSession, model_id: str) -> int:
 
 
 def rechunk_changed(
-    session: WarehouseSession, max_chars: int, overlap_chars: int, model_id: str, batch_size: int = 20_000
+    session: WarehouseSession,
+    max_chars: int,
+    overlap_chars: int,
+    model_id: str,
+    batch_size: int = RECHUNK_BATCH_DOCUMENTS,
 ) -> ChunksResult:
     """Re-chunk stale documents `batch_size` at a time (each batch stops being stale once its chunks are written)."""
     session.ensure_tables([DOCUMENTS, CHUNKS, VECTOR_LEDGER])

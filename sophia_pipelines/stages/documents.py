@@ -43,7 +43,7 @@ class DocumentsResult:
 
 
 PENDING = "normalized_hash IS NULL OR normalized_hash <> payload_hash"
-NORMALIZE_BATCH_RECORDS = 5_000  # raw records held (parsed) at once: bounds the stage's memory at any table size
+NORMALIZE_BATCH_RECORDS = 2_000  # raw records held (parsed) at once: bounds the stage's memory at any table size
 
 
 def parse_payload(text: str | None) -> Any:

@@ -38,6 +38,9 @@ class RawLoadResult:
         return len(self.quarantined)
 
 
+RAW_FLUSH_ITEMS = 4_000  # parsed items held before a MERGE: bounds the stage's memory (website pages run to ~5 KB)
+
+
 def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
     return sha256_hex(f"{source}\x1f{batch_id}\x1f{item_index}")[:32]
 
@@ -92,7 +95,7 @@ def land_raw(
     source: str,
     payloads: PayloadSource,
     stream: str,
-    flush_items: int = 10_000,
+    flush_items: int = RAW_FLUSH_ITEMS,
 ) -> RawLoadResult:
     """Upsert a stream's new batches: new items insert, items whose payload changed update (and re-normalize).
 
@@ -114,7 +117,7 @@ def land_partitions(
     payloads: PayloadSource,
     stream: str,
     keys: Sequence[str],
-    flush_items: int = 10_000,
+    flush_items: int = RAW_FLUSH_ITEMS,
 ) -> RawLoadResult:
     """Land exactly the source runs `keys` (partition keys) of a stream, like `land_raw` does for all of them.
 
