@@ -90,6 +90,7 @@ def rechunk_changed(
         deleted += session.delete_keys(CHUNKS, "document_id", stale["document_id"].tolist())
         written += session.insert(CHUNKS, chunks_frame(stale, max_chars, overlap_chars))
         chunked += len(stale)
+        session.commit_progress()  # these documents' chunks are replaced as a whole
     return ChunksResult(
         documents_chunked=chunked,
         chunks_written=written,

@@ -156,6 +156,7 @@ def normalize_pending(
         pending = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
         for _ in range(-(-pending // batch_size)):  # bounded: each batch marks its records normalized
             normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result, routes)
+            session.commit_progress()  # a batch's documents, rejects and marks are complete together
 
     by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
     result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}

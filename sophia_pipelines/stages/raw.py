@@ -169,6 +169,7 @@ def _merge(
         )
         pending.clear()
         pending_items = 0
+        session.commit_progress()  # these batches' rows and fingerprints land together
 
     for batch in results:
         if isinstance(batch, BadPayload):
