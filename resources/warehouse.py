@@ -240,7 +240,7 @@ class DuckDBSession(WarehouseSession):
 
     def commit_progress(self) -> None:
         # A DuckDB transaction keeps its uncommitted rows in memory: one transaction per stage grew with the input
-        # (at 118k documents the documents stage ran out of a 256 MB memory_limit).
+        # (it grew with the stage's input).
         self._conn.execute("COMMIT")
         self._conn.execute("BEGIN TRANSACTION")
 
@@ -255,7 +255,7 @@ class DuckDBWarehouse(Warehouse):
     """
 
     duckdb: DuckDBResource
-    memory_limit: str = Field(default="256MB", description="DuckDB memory_limit: its buffer pool and operators")
+    memory_limit: str = Field(default="384MB", description="DuckDB memory_limit: its buffer pool and operators")
     _held: Any = PrivateAttr(default=None)
 
     @contextmanager

@@ -10,16 +10,22 @@ from resources.warehouse import WarehouseSession
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, VECTOR_LEDGER
 
+# The next stale documents' ids first (a top-N over ids), then only their texts are read.
 STALE_DOCUMENTS_SQL = """
-SELECT d.document_id, d.text, d.content_hash, d.source, d.url, d.title
-FROM documents d
-LEFT JOIN (
-    SELECT document_id, MIN(document_content_hash) AS h, MIN(chunker) AS chunker
-    FROM chunks GROUP BY document_id
-) c ON c.document_id = d.document_id
-WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
-ORDER BY d.document_id
-LIMIT ?
+SELECT document_id, text, content_hash, source, url, title
+FROM documents
+WHERE document_id IN (
+    SELECT d.document_id
+    FROM documents d
+    LEFT JOIN (
+        SELECT document_id, MIN(document_content_hash) AS h, MIN(chunker) AS chunker
+        FROM chunks GROUP BY document_id
+    ) c ON c.document_id = d.document_id
+    WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
+    ORDER BY d.document_id
+    LIMIT ?
+)
+ORDER BY document_id
 """
 
 PENDING_EMBEDDING_SQL = """

@@ -38,7 +38,7 @@ class RawLoadResult:
         return len(self.quarantined)
 
 
-RAW_FLUSH_ITEMS = 4_000  # parsed items held before a MERGE: bounds the stage's memory (website pages run to ~5 KB)
+RAW_FLUSH_ITEMS = 10_000  # parsed items held before a MERGE: bounds the stage's memory (website pages run to ~5 KB)
 
 
 def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
@@ -169,7 +169,6 @@ def _merge(
         )
         pending.clear()
         pending_items = 0
-        session.commit_progress()  # these batches' rows and fingerprints land together
 
     for batch in results:
         if isinstance(batch, BadPayload):
