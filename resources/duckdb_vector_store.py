@@ -44,6 +44,9 @@ class DuckDBVectorStore(VectorStore):
     database: str = Field(description="path of the DuckDB file, e.g. .sophia/vectors.duckdb")
     table: str = "chunk_vectors"
     lock_retries: int = Field(default=20, ge=1, description="attempts while another process holds the file lock")
+    memory_limit: str = Field(
+        default="192MB", description="DuckDB memory_limit (its buffer pool): a held connection does not grow with N"
+    )
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def _check_config(self) -> None:
@@ -94,6 +97,7 @@ class DuckDBVectorStore(VectorStore):
                     raise VectorStoreError(f"cannot open vector database {self.database}: {exc}") from exc
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         try:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             yield con
         finally:
             con.close()
