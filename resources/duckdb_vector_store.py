@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from resources.vector_store import (
     METADATA_FIELDS,
@@ -59,6 +59,10 @@ class DuckDBVectorStore(VectorStore):
     database: str = Field(description="path of the DuckDB file, e.g. .sophia/vectors.duckdb")
     table: str = "chunk_vectors"
     lock_retries: int = Field(default=20, ge=1, description="attempts while another process holds the file lock")
+    memory_limit: str = Field(
+        default="192MB", description="DuckDB memory_limit (its buffer pool): a held connection does not grow with N"
+    )
+    _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def _check_config(self) -> None:
         if not _IDENTIFIER.match(self.table):
@@ -69,7 +73,34 @@ class DuckDBVectorStore(VectorStore):
             raise VectorStoreError(f"dimension must be positive, got {self.dimension}")
 
     @contextmanager
+    def held(self) -> Iterator[None]:
+        """One connection for the calls inside the block (the embed stage's writes: no open, close and checkpoint
+        per batch); other processes wait for the file until the block ends."""
+        if self._held is not None:
+            yield
+            return
+        with self._open() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the held connection, or the file opened for this call."""
+        if self._held is not None:
+            cursor = self._held.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
+        with self._open() as con:
+            yield con
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self._check_config()
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(self.lock_retries):
@@ -81,6 +112,7 @@ class DuckDBVectorStore(VectorStore):
                     raise VectorStoreError(f"cannot open vector database {self.database}: {exc}") from exc
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         try:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             yield con
         finally:
             con.close()

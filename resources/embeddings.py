@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,18 +118,46 @@ def load_wordllama(config: str = "l2_supercat", dimension: int = 256) -> WordLla
     return model
 
 
-def _length_batches(texts: list[str], max_texts: int, max_padded_chars: int) -> Iterator[list[int]]:
-    """Indices of texts grouped by similar length (less padding), each group bounded in padded size."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    batch: list[int] = []
-    for i in order:
-        # sorted ascending, so the current text is the longest in the batch: padded size = n * len
-        if batch and (len(batch) >= max_texts or (len(batch) + 1) * len(texts[i]) > max_padded_chars):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
+WORDLLAMA_MAX_GATHER_TOKENS = 16_384  # token vectors gathered at once when pooling (16k x 256 x 4 B = 16 MB)
+_UNPADDED_TOKENIZERS: dict[int, Any] = {}
+
+
+def _unpadded_tokenizer(model: WordLlamaInference) -> Any:
+    """A copy of the model's tokenizer without padding (wordllama pads every batch to its longest text)."""
+    with _WORDLLAMA_LOCK:
+        tokenizer = _UNPADDED_TOKENIZERS.get(id(model))
+        if tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            _UNPADDED_TOKENIZERS[id(model)] = tokenizer
+    return tokenizer
+
+
+def mean_pool_unpadded(model: WordLlamaInference, texts: list[str], max_tokens: int) -> np.ndarray:
+    """wordllama's average pooling of token embeddings, without padding: the token ids of all texts are
+    concatenated and summed per text (`np.add.reduceat`), gathering at most about `max_tokens` vectors at a time.
+    Same result as `model.embed(texts, norm=False)` (texts without tokens pool to zero rows)."""
+    table = model.embedding
+    out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
+    encodings = _unpadded_tokenizer(model).encode_batch(texts, add_special_tokens=False)
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+    start = 0
+    while start < len(texts):
+        # texts [start, stop) hold at most max_tokens tokens (or one text alone holds more)
+        stop = start + max(1, int(np.searchsorted(np.cumsum(lengths[start:]), max_tokens, side="right")))
+        rows = np.arange(start, stop)[lengths[start:stop] > 0]
+        if rows.size:
+            ids = np.fromiter(
+                (i for r in rows for i in encodings[r].ids), dtype=np.int64, count=int(lengths[rows].sum())
+            )
+            np.clip(ids, 0, table.shape[0] - 1, out=ids)
+            offsets = np.concatenate(([0], np.cumsum(lengths[rows])[:-1]))
+            out[rows] = np.add.reduceat(table[ids], offsets, axis=0) / lengths[rows, None].astype(np.float32)
+        start = stop
+    return out
 
 
 class WordLlamaEmbedder(Embedder):
@@ -159,10 +187,10 @@ class WordLlamaEmbedder(Embedder):
     def _embed(self, texts: list[str]) -> np.ndarray:
         model = load_wordllama(self.config, self.dimension)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        # ~4 chars per token: 400k padded chars ≈ 100k tokens ≈ 100 MB of gathered token vectors at most
-        for batch in _length_batches(texts, self.batch_size, max_padded_chars=400_000):
-            chunk = [texts[i] for i in batch]
-            out[batch] = model.embed(chunk, norm=False, batch_size=len(chunk))
+        for start in range(0, len(texts), self.batch_size):
+            out[start : start + self.batch_size] = mean_pool_unpadded(
+                model, texts[start : start + self.batch_size], WORDLLAMA_MAX_GATHER_TOKENS
+            )
         return out
 
 

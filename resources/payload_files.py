@@ -10,6 +10,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+import orjson
+
 FLAT_SYSTEMS = frozenset({"tavily"})  # files sit directly in the system's folder (one stream)
 PAYLOAD_SUFFIX = ".json"
 MAX_REASON_CHARS = 300
@@ -46,6 +48,15 @@ def parse_payload(raw: bytes, flat: bool) -> list[Any]:
     """
     if not raw.strip():
         raise PayloadFileError("empty file")
+    try:  # fast path: orjson accepts only strict UTF-8 JSON; anything it refuses takes the checked path below
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _parse_checked(raw, flat)
+    return _items(data, flat)
+
+
+def _parse_checked(raw: bytes, flat: bool) -> list[Any]:
+    """`parse_payload` with the stdlib parser, naming what is wrong with the file."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -62,6 +73,10 @@ def parse_payload(raw: bytes, flat: bool) -> list[Any]:
         raise PayloadFileError("too large to parse in memory") from None
     except Exception as exc:  # e.g. an integer longer than Python's digit limit
         raise PayloadFileError(_clip(f"cannot parse JSON: {type(exc).__name__}: {exc}")) from None
+    return _items(data, flat)
+
+
+def _items(data: Any, flat: bool) -> list[Any]:
     if flat:
         if not isinstance(data, dict):
             raise PayloadFileError(f"must hold one JSON object (a search response), got {_json_type(data)}")

@@ -8,7 +8,8 @@ back as None, so search results look the same whichever backend served them. Sco
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +162,11 @@ class VectorStore(dg.ConfigurableResource):
     """Base class: upsert/delete/query chunk vectors of a fixed `dimension`."""
 
     dimension: int
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep one connection for the calls made inside the block (a stage's writes). Default: nothing held."""
+        yield
 
     def upsert(self, records: Sequence[VectorRecord]) -> int:
         """Insert or replace records by id; returns how many were written."""

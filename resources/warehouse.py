@@ -17,7 +17,9 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 from dagster_duckdb import DuckDBResource
+from pydantic import Field, PrivateAttr
 
 from resources.tables import ColumnType, TableSpec
 
@@ -99,6 +101,12 @@ class WarehouseSession(ABC):
     def execute_count(self, sql: str) -> int:
         """Run a DELETE/UPDATE and return how many rows it touched."""
 
+    def commit_progress(self) -> None:
+        """Commit the work so far and go on in a new transaction, so a stage's finished batches are kept (and not
+        held as uncommitted state) whatever happens later; a failure then rolls back only what follows. Stages
+        call it between batches that are complete and consistent on their own. Default: nothing (one transaction)."""
+        return None
+
     def delete_keys(self, spec: TableSpec, column: str, values: Sequence[str]) -> int:
         """Delete rows whose `column` is in `values`."""
         if not values:
@@ -118,6 +126,27 @@ class WarehouseSession(ABC):
         return int(self.scalar(f"SELECT COUNT(*) FROM {spec.name}"))
 
 
+STREAM_BATCH_ROWS = 1024  # default rows per record batch of `Warehouse.stream`
+
+
+def exact_batches(batches: Iterator[pa.RecordBatch] | Sequence[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """`batches` regrouped into batches of exactly `rows` rows (the last one may be shorter), holding one at most."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            held.append(batch.slice(0, take))
+            batch, count = batch.slice(take), count + take
+            if count == rows:
+                yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+                held, count = [], 0
+    if count:
+        yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+
+
 class Warehouse(dg.ConfigurableResource):
     """Base class for warehouse backends; assets depend on this type only."""
 
@@ -125,6 +154,24 @@ class Warehouse(dg.ConfigurableResource):
     def session(self) -> Iterator[WarehouseSession]:  # pragma: no cover - interface
         raise NotImplementedError
         yield
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep one connection open for the sessions and streams opened inside the block (where a backend's
+        connections are costly to open). The default holds nothing."""
+        yield
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_rows: int = STREAM_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of `sql` over committed data, in Arrow record batches of `batch_rows` rows (the last: the rest).
+
+        The read is a snapshot: sessions may write (and commit) while the stream is consumed. This default
+        reads the whole result first; backends that can stream from a cursor (DuckDB) override it.
+        """
+        with self.session() as session:
+            table = pa.Table.from_pandas(session.query(sql, params), preserve_index=False)
+        yield from exact_batches(table.to_batches(max_chunksize=batch_rows), batch_rows)
 
     def describe(self) -> str:  # pragma: no cover - interface
         raise NotImplementedError
@@ -191,15 +238,55 @@ class DuckDBSession(WarehouseSession):
     def execute_count(self, sql: str) -> int:
         return len(self._conn.execute(f"{sql} RETURNING 1").fetchall())
 
+    def commit_progress(self) -> None:
+        # A DuckDB transaction keeps its uncommitted rows in memory: one transaction per stage grew with the input
+        # (it grew with the stage's input).
+        self._conn.execute("COMMIT")
+        self._conn.execute("BEGIN TRANSACTION")
+
 
 class DuckDBWarehouse(Warehouse):
-    """Local warehouse: one DuckDB file, opened through dagster-duckdb for the length of a session."""
+    """Local warehouse: one DuckDB file, opened through dagster-duckdb.
+
+    Each session opens and closes the file, except inside `held()`, where sessions and streams are cursors on
+    one connection (cheap, thread-safe). The file is never held across steps: runs in other processes take turns
+    on it through the data-plane pool, one step at a time. `memory_limit` bounds DuckDB's buffer pool (sorts and
+    joins spill to `<database>.tmp` beyond it), so the process's memory does not grow with the tables.
+    """
 
     duckdb: DuckDBResource
+    memory_limit: str = Field(default="384MB", description="DuckDB memory_limit: its buffer pool and operators")
+    _held: Any = PrivateAttr(default=None)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if self._held is not None:  # already held by an enclosing block
+            yield
+            return
+        with self._connection() as conn:
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection of its own: a cursor on the held connection, or the file opened for this call."""
+        if self._held is not None:
+            cursor = self._held.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
+        with self.duckdb.get_connection() as conn:
+            conn.execute(f"SET memory_limit = '{self.memory_limit}'")
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[WarehouseSession]:
-        with self.duckdb.get_connection() as conn:
+        with self._connection() as conn:
             conn.execute("BEGIN TRANSACTION")
             try:
                 yield DuckDBSession(conn)
@@ -207,6 +294,12 @@ class DuckDBWarehouse(Warehouse):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_rows: int = STREAM_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        with self._connection() as conn:
+            yield from exact_batches(conn.sql(sql, params=list(params) or None).to_arrow_reader(batch_rows), batch_rows)
 
     def describe(self) -> str:
         return f"duckdb:{self.duckdb.database}"

@@ -15,6 +15,7 @@ from resources.embeddings import (
     WordLlamaEmbedder,
     l2_normalize,
     load_wordllama,
+    mean_pool_unpadded,
     redact_url,
     request_batches,
 )
@@ -72,6 +73,17 @@ def test_wordllama_batches_keep_input_order() -> None:
     together = embedder.embed(texts)
     one_by_one = np.vstack([embedder.embed([t]) for t in texts[:20]])
     np.testing.assert_allclose(together[:20], one_by_one, atol=1e-5)
+
+
+@pytest.mark.parametrize("dimension", [256, 64])
+def test_unpadded_pooling_equals_wordllamas_padded_pooling(dimension: int) -> None:
+    """Pooling without padding is an optimisation only: wordllama's own (padded) pooling gives the same vectors,
+    including texts without tokens, texts longer than the gather bound, and groups split at that bound."""
+    model = load_wordllama("l2_supercat", dimension)
+    texts = ["", GPU, "   ", BREAD * 40, *(f"{'word ' * (i % 23)}item {i}" for i in range(50)), QUERY]
+    padded = model.embed(texts, norm=False, batch_size=len(texts))
+    for max_tokens in (1, 37, 10_000):
+        np.testing.assert_allclose(mean_pool_unpadded(model, texts, max_tokens), padded, atol=1e-6)
 
 
 def test_wordllama_model_loaded_once_and_root_logger_untouched() -> None:

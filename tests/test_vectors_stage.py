@@ -24,7 +24,7 @@ from resources.vector_store import VectorBatch, VectorStore
 from resources.warehouse import DuckDBWarehouse
 from sophia_pipelines.assets.vectors import build_vector_assets
 from sophia_pipelines.domain.tables import CHUNKS
-from sophia_pipelines.stages.vectors import PENDING_CHUNKS_PAGE_SQL, sync_vectors
+from sophia_pipelines.stages.vectors import PENDING_CHUNKS_SQL, sync_vectors
 from tests.conftest import metadata_by_asset
 from tests.standins.tei import hashed_embedding
 
@@ -201,21 +201,16 @@ class CountingPageReads:
     @contextmanager
     def session(self) -> Iterator[Any]:
         with self.warehouse.session() as session:
-            yield _PageCountingSession(session, self.pages)
+            yield session
 
+    def held(self) -> Any:
+        return self.warehouse.held()
 
-class _PageCountingSession:
-    def __init__(self, session: Any, pages: list[int]) -> None:
-        self._session, self._pages = session, pages
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        frame = self._session.query(sql, params)
-        if sql == PENDING_CHUNKS_PAGE_SQL:
-            self._pages.append(len(frame))
-        return frame
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
+    def stream(self, sql: str, params: Sequence[Any] = (), batch_rows: int = 1024) -> Iterator[Any]:
+        for batch in self.warehouse.stream(sql, params, batch_rows):
+            if sql == PENDING_CHUNKS_SQL:
+                self.pages.append(batch.num_rows)
+            yield batch
 
 
 def test_pending_chunks_are_read_one_page_per_batch(warehouse: DuckDBWarehouse, store: DuckDBVectorStore) -> None:

@@ -7,7 +7,7 @@ part of document ids, so a stream is never renamed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -66,8 +66,12 @@ class Document:
     content_hash: str
     raw_record_id: str
 
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The row in `DOCUMENT_COLUMNS` order (field values shared, not copied: documents are immutable)."""
+        return tuple(getattr(self, name) for name in DOCUMENT_COLUMNS)
+
     def as_row(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(zip(DOCUMENT_COLUMNS, self.as_tuple(), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,22 @@ from resources.warehouse import WarehouseSession
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, VECTOR_LEDGER
 
+# The next stale documents' ids first (a top-N over ids), then only their texts are read.
 STALE_DOCUMENTS_SQL = """
-SELECT d.document_id, d.text, d.content_hash, d.source, d.url, d.title
-FROM documents d
-LEFT JOIN (
-    SELECT document_id, MIN(document_content_hash) AS h, MIN(chunker) AS chunker
-    FROM chunks GROUP BY document_id
-) c ON c.document_id = d.document_id
-WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
-ORDER BY d.document_id
-LIMIT ?
+SELECT document_id, text, content_hash, source, url, title
+FROM documents
+WHERE document_id IN (
+    SELECT d.document_id
+    FROM documents d
+    LEFT JOIN (
+        SELECT document_id, MIN(document_content_hash) AS h, MIN(chunker) AS chunker
+        FROM chunks GROUP BY document_id
+    ) c ON c.document_id = d.document_id
+    WHERE c.document_id IS NULL OR c.h <> d.content_hash OR c.chunker <> ?
+    ORDER BY d.document_id
+    LIMIT ?
+)
+ORDER BY document_id
 """
 
 PENDING_EMBEDDING_SQL = """
@@ -27,6 +33,9 @@ SELECT COUNT(*) FROM chunks c
 LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
 WHERE v.chunk_id IS NULL
 """
+
+
+RECHUNK_BATCH_DOCUMENTS = 5_000  # documents (texts and their chunks) held at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,11 @@ def pending_embedding(session: WarehouseSession, model_id: str) -> int:
 
 
 def rechunk_changed(
-    session: WarehouseSession, max_chars: int, overlap_chars: int, model_id: str, batch_size: int = 20_000
+    session: WarehouseSession,
+    max_chars: int,
+    overlap_chars: int,
+    model_id: str,
+    batch_size: int = RECHUNK_BATCH_DOCUMENTS,
 ) -> ChunksResult:
     """Re-chunk stale documents `batch_size` at a time (each batch stops being stale once its chunks are written)."""
     session.ensure_tables([DOCUMENTS, CHUNKS, VECTOR_LEDGER])
@@ -83,6 +96,7 @@ def rechunk_changed(
         deleted += session.delete_keys(CHUNKS, "document_id", stale["document_id"].tolist())
         written += session.insert(CHUNKS, chunks_frame(stale, max_chars, overlap_chars))
         chunked += len(stale)
+        session.commit_progress()  # these documents' chunks are replaced as a whole
     return ChunksResult(
         documents_chunked=chunked,
         chunks_written=written,

@@ -7,7 +7,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pandas as pd
 
 from resources.tables import TableSpec
@@ -41,31 +43,49 @@ class DocumentsResult:
 
 
 PENDING = "normalized_hash IS NULL OR normalized_hash <> payload_hash"
+NORMALIZE_BATCH_RECORDS = 2_000  # raw records held (parsed) at once: bounds the stage's memory at any table size
+
+
+def parse_payload(text: str | None) -> Any:
+    """A stored payload back as JSON values (orjson; the stdlib parser for what orjson refuses, e.g. huge ints)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> list[RawRecord]:
     """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first)."""
+    # The top-N picks keys only, then the payloads of just those rows are read: a top-N that carried every
+    # pending payload took ~20 s per batch at 118k documents and ran out of DuckDB's memory_limit.
+    order = "fetched_at, batch_id, item_index"
     df = session.query(
         f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
-        f"FROM {spec.name} WHERE {PENDING} ORDER BY fetched_at, batch_id, item_index LIMIT ?",
+        f"FROM {spec.name} WHERE record_id IN "
+        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?) ORDER BY {order}",
         [limit],
     )
+    fetched = [t.to_pydatetime() for t in pd.to_datetime(df["fetched_at"], utc=True)]
     return [
         RawRecord(
-            record_id=r.record_id,
-            source=r.source,
-            batch_id=r.batch_id,
-            item_index=int(r.item_index),
-            payload=json.loads(r.payload) if isinstance(r.payload, str) else None,
-            fetched_at=pd.Timestamp(r.fetched_at).to_pydatetime(),
+            record_id=record_id,
+            source=source,
+            batch_id=batch_id,
+            item_index=int(item_index),
+            payload=parse_payload(payload),
+            fetched_at=fetched_at,
         )
-        for r in df.itertuples(index=False)
+        for record_id, source, batch_id, item_index, payload, fetched_at in zip(
+            df["record_id"], df["source"], df["batch_id"], df["item_index"], df["payload"], fetched, strict=True
+        )
     ]
 
 
 def documents_frame(documents: Sequence[Document]) -> pd.DataFrame:
     """One row per document_id: the latest fetch wins; among equal fetches, the last one processed."""
-    frame = pd.DataFrame([d.as_row() for d in documents], columns=list(DOCUMENT_COLUMNS))
+    frame = pd.DataFrame([d.as_tuple() for d in documents], columns=list(DOCUMENT_COLUMNS))
     frame = frame.sort_values("fetched_at", kind="stable")  # tz-aware datetimes (normalizers guarantee UTC)
     return frame.drop_duplicates("document_id", keep="last").reset_index(drop=True)
 
@@ -126,7 +146,7 @@ def normalize_batch(
 def normalize_pending(
     session: WarehouseSession,
     raw_specs: Sequence[TableSpec],
-    batch_size: int = 50_000,
+    batch_size: int = NORMALIZE_BATCH_RECORDS,
     normalizers: Mapping[str, Normalizer] | None = None,
 ) -> DocumentsResult:
     """Normalize every pending raw record of `raw_specs`, `batch_size` records at a time, and upsert the results.
@@ -140,6 +160,7 @@ def normalize_pending(
         pending = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
         for _ in range(-(-pending // batch_size)):  # bounded: each batch marks its records normalized
             normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result, routes)
+            session.commit_progress()  # a batch's documents, rejects and marks are complete together
 
     by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
     result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}

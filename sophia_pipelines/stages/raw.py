@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pandas as pd
 
 from resources.payloads import BadPayload, PayloadBatch, PayloadSource
@@ -36,8 +38,20 @@ class RawLoadResult:
         return len(self.quarantined)
 
 
+RAW_FLUSH_ITEMS = 10_000  # parsed items held before a MERGE: bounds the stage's memory (website pages run to ~5 KB)
+
+
 def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
     return sha256_hex(f"{source}\x1f{batch_id}\x1f{item_index}")[:32]
+
+
+def payload_text(item: Any) -> str:
+    """An item as stored: compact JSON text, key order kept, non-ASCII as is (orjson; the stdlib encoder for
+    what orjson refuses: integers beyond 64 bits, non-string keys, lone surrogates)."""
+    try:
+        return orjson.dumps(item).decode()
+    except (TypeError, UnicodeDecodeError):
+        return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
 
 
 def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
@@ -45,7 +59,7 @@ def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
     rows: list[tuple] = []
     for batch in batches:
         for index, item in enumerate(batch.items):
-            payload = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            payload = payload_text(item)
             rows.append(
                 (
                     raw_record_id(source, batch.batch_id, index),
@@ -81,7 +95,7 @@ def land_raw(
     source: str,
     payloads: PayloadSource,
     stream: str,
-    flush_items: int = 10_000,
+    flush_items: int = RAW_FLUSH_ITEMS,
 ) -> RawLoadResult:
     """Upsert a stream's new batches: new items insert, items whose payload changed update (and re-normalize).
 
@@ -103,7 +117,7 @@ def land_partitions(
     payloads: PayloadSource,
     stream: str,
     keys: Sequence[str],
-    flush_items: int = 10_000,
+    flush_items: int = RAW_FLUSH_ITEMS,
 ) -> RawLoadResult:
     """Land exactly the source runs `keys` (partition keys) of a stream, like `land_raw` does for all of them.
 

@@ -25,14 +25,14 @@ from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
 
-# One page of pending chunks after a chunk_id (keyset paging: pages do not depend on ledger writes in flight).
-PENDING_CHUNKS_PAGE_SQL = """
+# Every pending chunk in chunk_id order, read once through a streaming cursor (a snapshot: the ledger rows
+# written while it is consumed do not change it), in record batches of the embed batch size.
+PENDING_CHUNKS_SQL = """
 SELECT c.chunk_id, c.document_id, c.chunk_index, c.text, c.content_hash, c.source, c.url, c.title
 FROM chunks c
 LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
-WHERE v.chunk_id IS NULL AND c.chunk_id > ?
+WHERE v.chunk_id IS NULL
 ORDER BY c.chunk_id
-LIMIT ?
 """
 
 ORPHAN_VECTORS_SQL = """
@@ -97,20 +97,24 @@ def sync_vectors(
 ) -> VectorsResult:
     """Embed and write the pending chunks `batch_size` at a time, then delete the vectors of chunks that are gone.
 
-    Only one page of chunk texts is held at a time (plus the page being written). If embedding or writing a
-    batch fails, the batches before it stay written (vectors and ledger rows) and the error propagates.
+    The pending chunks are read through one cursor in record batches, so only one batch of chunk texts is held
+    at a time (plus the batch being written), whatever the backlog. If embedding or writing a batch fails, the
+    batches before it stay written (vectors and ledger rows) and the error propagates.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    with warehouse.held(), store.held():  # one connection each for the stage's reads and writes
+        return _sync(warehouse, embedder, store, batch_size, log)
+
+
+def _sync(
+    warehouse: Warehouse, embedder: Embedder, store: VectorStore, batch_size: int, log: Callable[[str], None]
+) -> VectorsResult:
     model_id = embedder.model_id
     with warehouse.session() as s:
         s.ensure_tables([CHUNKS, VECTOR_LEDGER])
         total = pending_embedding(s, model_id)
         orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
-
-    def read_page(after: str) -> pd.DataFrame:
-        with warehouse.session() as s:
-            return s.query(PENDING_CHUNKS_PAGE_SQL, [model_id, after, batch_size])
 
     def write(batch: pd.DataFrame, values: np.ndarray) -> float:
         t0 = time.perf_counter()
@@ -120,25 +124,23 @@ def sync_vectors(
         return time.perf_counter() - t0
 
     # The write of batch i overlaps the embedding of batch i+1 (one writer thread, at most one write in flight),
-    # so the stage runs close to the bare model's speed. The next page is read while no write is in flight, so
-    # the warehouse is never used from two threads at once. Leaving the `with` block waits for the write in
-    # flight, so a batch that was embedded before a failure still lands.
+    # so the stage runs close to the bare model's speed. The reader and the writer use connections of their own.
+    # Leaving the `with` block waits for the write in flight, so a batch embedded before a failure still lands.
     embed_s = write_s = 0.0
     embedded = 0
+    pages = warehouse.stream(PENDING_CHUNKS_SQL, [model_id], batch_size) if total else iter(())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
         in_flight: Future[float] | None = None
-        page = read_page("") if total else pd.DataFrame()
-        while len(page):
+        for record_batch in pages:
+            page = record_batch.to_pandas()
             t0 = time.perf_counter()
             values = embedder.embed(page["text"].tolist())
             embed_s += time.perf_counter() - t0
             if in_flight is not None:
                 write_s += in_flight.result()
-            next_page = read_page(str(page["chunk_id"].iloc[-1])) if len(page) == batch_size else pd.DataFrame()
             in_flight = writer.submit(write, page, values)
             embedded += len(page)
             log(f"embedded {embedded}/{total} chunks")
-            page = next_page
         if in_flight is not None:
             write_s += in_flight.result()
 
