@@ -70,10 +70,11 @@ def find_pool(infra: InfraSettings, name: str) -> Pool:
 
 def current_size(infra: InfraSettings, pool: Pool) -> PoolSize:
     """The pool's size now (`infra_assets.pool_size`: stack outputs, last plan, or the spec's default)."""
-    if isinstance(pool.spec, NodePoolSpec):
-        return current_node_pool_size(infra, pool.spec)
+    pulumi = pulumi_resource(secrets="value")
     try:
-        return current_pool_size(infra, pulumi_resource(secrets="value"))
+        if isinstance(pool.spec, NodePoolSpec):
+            return current_node_pool_size(infra, pulumi, pool.spec)
+        return current_pool_size(infra, pulumi)
     except PoolSizeUnavailable as exc:
         raise Refused(str(exc)) from None
 
