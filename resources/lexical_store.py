@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from resources.bm25_index import IDS_FILE, LexicalIndex
-from resources.vector_store import SNIPPET_MAX_CHARS, TITLE_MAX_CHARS, VectorMatch, VectorStoreError
+from resources.vector_store import VectorMatch, VectorStoreError, normalize_metadata
 
 # What every lexical record carries (the vector store's fields plus the document's date, for date filters).
 LEXICAL_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text", "published_at")
@@ -41,14 +41,7 @@ class LexicalRecord:
 
 def lexical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Exactly LEXICAL_FIELDS: missing → None, text and title cut like the vector store's."""
-    out = {key: metadata.get(key) for key in LEXICAL_FIELDS}
-    if isinstance(out["text"], str):
-        out["text"] = out["text"][:SNIPPET_MAX_CHARS]
-    if isinstance(out["title"], str):
-        out["title"] = out["title"][:TITLE_MAX_CHARS]
-    if out["chunk_index"] is not None:
-        out["chunk_index"] = int(out["chunk_index"])
-    return out
+    return normalize_metadata(metadata, LEXICAL_FIELDS)
 
 
 def epoch_seconds(value: datetime | None) -> float | None:

@@ -49,9 +49,9 @@ class VectorMatch:
     metadata: dict[str, Any]
 
 
-def normalize_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Exactly the METADATA_FIELDS keys: missing → None, text cut to a snippet, chunk_index an int."""
-    out = {key: metadata.get(key) for key in METADATA_FIELDS}
+def normalize_metadata(metadata: dict[str, Any], fields: Sequence[str] = METADATA_FIELDS) -> dict[str, Any]:
+    """Exactly the `fields` keys: missing → None, text cut to a snippet, title cut, chunk_index an int."""
+    out = {key: metadata.get(key) for key in fields}
     if isinstance(out["text"], str):
         out["text"] = out["text"][:SNIPPET_MAX_CHARS]
     if isinstance(out["title"], str):
