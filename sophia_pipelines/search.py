@@ -27,7 +27,8 @@ from resources.lexical_store import LexicalStore, epoch_seconds
 from resources.vector_store import VectorMatch, VectorStore, VectorStoreError
 from sophia_pipelines.retrieval.collapse import ChunkHit, CollapsedHit, collapse
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion, title_ranking
-from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, TITLE, SearchSettings
+from sophia_pipelines.retrieval.phrases import phrase_ranking
+from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, PHRASE, TITLE, SearchSettings
 from sophia_pipelines.retrieval.snippets import coverage, highlight
 
 SNIPPET_CHARS = 160
@@ -154,6 +155,8 @@ def hybrid_search(
         candidates = dict.fromkeys(cid for ranking in rankings.values() for cid in ranking)
         titles = {cid: fast_tokens(meta[cid].get("title") or "") for cid in candidates}
         rankings[TITLE] = title_ranking(tokens, titles)
+        texts = {cid: f"{meta[cid].get('title') or ''}\n{meta[cid].get('text') or ''}" for cid in candidates}
+        rankings[PHRASE] = phrase_ranking(query, texts, settings.min_phrase_share)
     fused = reciprocal_rank_fusion(rankings, settings.weights, settings.rrf_k)
     hits = []
     for cid, score in fused:
