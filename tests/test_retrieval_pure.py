@@ -84,17 +84,20 @@ def test_word_pairs_are_lowercased_consecutive_words() -> None:
 def test_phrase_ranking_prefers_the_words_in_the_query_order() -> None:
     query = "the scheduler places batch jobs on idle nodes"
     texts = {
-        "same-words-shuffled": "idle jobs on the nodes places batch scheduler",  # every word, no order: BM25 ties
-        "holds-the-phrase": "Each night the scheduler places batch jobs on idle nodes, then reports.",
-        "half": "the scheduler places batch work elsewhere, jobs on idle hardware",
-        "unrelated": "sourdough needs a warm kitchen",
+        "same-words-shuffled": ("", "idle jobs on the nodes places batch scheduler"),  # same words: BM25 ties
+        "holds-the-phrase": ("Nightly", "Each night the scheduler places batch jobs on idle nodes, then reports."),
+        "half": ("", "the scheduler places batch work elsewhere, jobs on idle hardware"),
+        "unrelated": ("", "sourdough needs a warm kitchen"),
     }
     ranking = phrase_ranking(query, texts, min_share=0.5)
     assert ranking == ["holds-the-phrase", "half"]  # 7/7 pairs, then 5/7; the shuffled text shares 2/7
     assert phrase_ranking(query, texts, min_share=1.0) == ["holds-the-phrase"]
     assert phrase_ranking("scheduler", texts, min_share=0.5) == []  # one word: no pairs, no phrase evidence
     # equal pair counts keep the candidates' order
-    assert phrase_ranking("batch jobs", {"b": "batch jobs", "a": "BATCH  jobs"}, min_share=0.5) == ["b", "a"]
+    assert phrase_ranking("batch jobs", {"b": ("batch jobs",), "a": ("BATCH  jobs",)}, min_share=0.5) == ["b", "a"]
+    # a pair counts within one part only: the title's last word and the text's first are not consecutive
+    assert phrase_ranking("nightly each", {"split": ("Nightly", "Each night")}, min_share=0.5) == []
+    assert phrase_ranking("nightly each", {"joined": ("Nightly each night",)}, min_share=0.5) == ["joined"]
 
 
 ARTICLE = " ".join(f"word{i}" for i in range(40))

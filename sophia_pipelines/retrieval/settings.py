@@ -27,6 +27,7 @@ class SearchSettings:
     # Phrase evidence (`retrieval/phrases.py`): candidates holding >= min_phrase_share of the query's word pairs.
     phrase_weight: float = 2.0
     min_phrase_share: float = 0.5
+    phrase_candidates: int = 200  # lexical chunks the phrase ranking reads (the other rankings read `candidates`)
     candidates: int = 50  # chunks read from each ranking before fusing
     min_dense_score: float = 0.5  # cosine below this, with too few query words matched, is a weak match
     min_term_coverage: float = 0.5  # share of the query's words a chunk must contain to count as a lexical match
@@ -35,7 +36,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if not 0 < self.min_phrase_share <= 1:
             raise ValueError(f"min_phrase_share must be in (0, 1]: {self}")
-        if self.rrf_k < 1 or self.candidates < 1 or min(self.weights.values()) < 0:
+        if self.rrf_k < 1 or min(self.candidates, self.phrase_candidates) < 1 or min(self.weights.values()) < 0:
             raise ValueError(f"invalid search settings: {self}")
 
     @property
