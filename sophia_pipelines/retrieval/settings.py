@@ -25,6 +25,9 @@ class SearchSettings:
     lexical_weight: float = 1.0
     title_weight: float = 2.0
     # Phrase evidence (`retrieval/phrases.py`): candidates holding >= min_phrase_share of the query's word pairs.
+    # On the generated 100k-chunk corpus it took remembered phrases' recall@5 from 0.62 to 0.87 (50 deep) and 0.92
+    # (200 deep: 88% vs 97% of the relevant chunks are in BM25's top 50 vs 200); exact titles stay at 0.99 R@1 only
+    # because equal pair counts keep the title ranking's order (0.93 without). Samples: phrases R@5 0.95 -> 1.00.
     phrase_weight: float = 2.0
     min_phrase_share: float = 0.5
     phrase_candidates: int = 200  # lexical chunks the phrase ranking reads (the other rankings read `candidates`)
