@@ -53,7 +53,7 @@ class DuckDBVectorStore(VectorStore):
     (a busy file is retried briefly). Reads never create the file; the table is created on first write.
     Writers are expected to be one at a time (DuckDB's file lock enforces it across processes).
     Exact search in memory: the first query loads every vector (and its metadata) once per process, later ones
-    only check the file's mtime/size and reload after a write; a query over 100k 256-dim rows takes a few ms.
+    only check the file's mtime/size and reload after a write; a query over 100k 256-dim rows takes ~15 ms.
     """
 
     database: str = Field(description="path of the DuckDB file, e.g. .sophia/vectors.duckdb")
@@ -224,9 +224,9 @@ class DuckDBVectorStore(VectorStore):
         with self._connect() as con:
             if not self._ensure_table(con):
                 return None
-            table = con.sql(
-                f"SELECT id, embedding, {', '.join(METADATA_FIELDS)} FROM {self.table} ORDER BY id"
-            ).to_arrow_table()
+            # No ORDER BY: sorting ~100k rows with their text inside the store's memory_limit runs out of memory;
+            # the scan streams, and ties in the top-k are ordered by id in `query` anyway.
+            table = con.sql(f"SELECT id, embedding, {', '.join(METADATA_FIELDS)} FROM {self.table}").to_arrow_table()
         flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         matrix = np.asarray(flat, dtype=np.float32).reshape(-1, self.dimension)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -236,7 +236,8 @@ class DuckDBVectorStore(VectorStore):
             ids=table.column("id").to_pylist(),
             unit=matrix / np.where(norms == 0, 1, norms),
             sources=np.asarray(table.column("source").to_pylist(), dtype=object),
-            metadata=table.select(list(METADATA_FIELDS)),
+            # One chunk per column: `take` on DuckDB's many small batches took ~40 ms per query at 100k rows.
+            metadata=table.select(list(METADATA_FIELDS)).combine_chunks(),
         )
         _SNAPSHOTS[key] = snapshot
         return snapshot

@@ -27,7 +27,8 @@ from resources.lexical_store import LexicalStore, epoch_seconds
 from resources.vector_store import VectorMatch, VectorStore, VectorStoreError
 from sophia_pipelines.retrieval.collapse import ChunkHit, CollapsedHit, collapse
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion, title_ranking
-from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, TITLE, SearchSettings
+from sophia_pipelines.retrieval.phrases import phrase_ranking
+from sophia_pipelines.retrieval.settings import DEFAULT_SEARCH_SETTINGS, DENSE, LEXICAL, PHRASE, TITLE, SearchSettings
 from sophia_pipelines.retrieval.snippets import coverage, highlight
 
 SNIPPET_CHARS = 160
@@ -137,16 +138,21 @@ def hybrid_search(
     meta: dict[str, dict] = {}
     dense_scores: dict[str, float] = {}
     lexical_scores: dict[str, float] = {}
+    deep: list[VectorMatch] = []
     if mode != "lexical":
         matches = search(query, embedder, vector_store, depth, source)
         rankings[DENSE] = [m.id for m in matches]
         dense_scores = {m.id: m.score for m in matches}
         meta.update((m.id, m.metadata) for m in matches)
     if mode != "dense" and lexical_store is not None and tokens:
-        matches = lexical_store.query(tokens, depth, source, since, until)
+        # Hybrid reads the lexical ranking deeper for the phrase ranking only: in a corpus of similar pages the
+        # chunk holding a remembered phrase can sit below BM25's top 50 (at 100k generated chunks: 12% of them).
+        lexical_depth = max(depth, settings.phrase_candidates) if mode == "hybrid" else depth
+        deep = lexical_store.query(tokens, lexical_depth, source, since, until)
+        matches = deep[:depth]
         rankings[LEXICAL] = [m.id for m in matches]
         lexical_scores = {m.id: m.score for m in matches}
-        meta.update((m.id, m.metadata) for m in matches)  # lexical metadata also has the date
+        meta.update((m.id, m.metadata) for m in deep)  # lexical metadata also has the date
     if (since or until) and lexical_store is not None:
         undated = [cid for cid in rankings.get(DENSE, []) if "published_at" not in meta[cid]]
         meta.update(lexical_store.fetch(undated) if undated else {})
@@ -154,6 +160,10 @@ def hybrid_search(
         candidates = dict.fromkeys(cid for ranking in rankings.values() for cid in ranking)
         titles = {cid: fast_tokens(meta[cid].get("title") or "") for cid in candidates}
         rankings[TITLE] = title_ranking(tokens, titles)
+        # Equal pair counts keep this order: the title ranking's first (an exact title over a suffixed one).
+        phrase_candidates = dict.fromkeys([*rankings[TITLE], *candidates, *(m.id for m in deep)])
+        texts = {cid: (meta[cid].get("title") or "", meta[cid].get("text") or "") for cid in phrase_candidates}
+        rankings[PHRASE] = phrase_ranking(query, texts, settings.min_phrase_share)
     fused = reciprocal_rank_fusion(rankings, settings.weights, settings.rrf_k)
     hits = []
     for cid, score in fused:

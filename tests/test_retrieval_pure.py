@@ -10,6 +10,7 @@ import pytest
 from resources.bm25_index import LexicalIndex, chunk_tokens, query_sparse, tokenize
 from sophia_pipelines.retrieval.collapse import ChunkHit, collapse, content_key, url_key
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion
+from sophia_pipelines.retrieval.phrases import phrase_ranking, word_pairs
 from sophia_pipelines.retrieval.settings import SearchSettings
 from sophia_pipelines.retrieval.snippets import MARK, coverage, highlight
 
@@ -63,11 +64,40 @@ def test_settings_hold_the_weights_and_validate() -> None:
         "dense": settings.dense_weight,
         "lexical": settings.lexical_weight,
         "title": settings.title_weight,
+        "phrase": settings.phrase_weight,
     }
     with pytest.raises(ValueError):
         SearchSettings(rrf_k=0)
     with pytest.raises(ValueError):
         SearchSettings(dense_weight=-1)
+    with pytest.raises(ValueError):
+        SearchSettings(phrase_weight=-1)
+    with pytest.raises(ValueError, match="min_phrase_share"):
+        SearchSettings(min_phrase_share=0)
+
+
+def test_word_pairs_are_lowercased_consecutive_words() -> None:
+    assert word_pairs("The GPU, then the CPU.") == {"the gpu", "gpu then", "then the", "the cpu"}
+    assert word_pairs("one") == set() and word_pairs("") == set()
+
+
+def test_phrase_ranking_prefers_the_words_in_the_query_order() -> None:
+    query = "the scheduler places batch jobs on idle nodes"
+    texts = {
+        "same-words-shuffled": ("", "idle jobs on the nodes places batch scheduler"),  # same words: BM25 ties
+        "holds-the-phrase": ("Nightly", "Each night the scheduler places batch jobs on idle nodes, then reports."),
+        "half": ("", "the scheduler places batch work elsewhere, jobs on idle hardware"),
+        "unrelated": ("", "sourdough needs a warm kitchen"),
+    }
+    ranking = phrase_ranking(query, texts, min_share=0.5)
+    assert ranking == ["holds-the-phrase", "half"]  # 7/7 pairs, then 5/7; the shuffled text shares 2/7
+    assert phrase_ranking(query, texts, min_share=1.0) == ["holds-the-phrase"]
+    assert phrase_ranking("scheduler", texts, min_share=0.5) == []  # one word: no pairs, no phrase evidence
+    # equal pair counts keep the candidates' order
+    assert phrase_ranking("batch jobs", {"b": ("batch jobs",), "a": ("BATCH  jobs",)}, min_share=0.5) == ["b", "a"]
+    # a pair counts within one part only: the title's last word and the text's first are not consecutive
+    assert phrase_ranking("nightly each", {"split": ("Nightly", "Each night")}, min_share=0.5) == []
+    assert phrase_ranking("nightly each", {"joined": ("Nightly each night",)}, min_share=0.5) == ["joined"]
 
 
 ARTICLE = " ".join(f"word{i}" for i in range(40))

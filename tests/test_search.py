@@ -13,6 +13,7 @@ from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
 from resources.lexical_store import LexicalRecord, LocalLexicalStore
 from sophia_pipelines.domain.chunking import chunk_document
+from sophia_pipelines.retrieval.settings import SearchSettings
 from sophia_pipelines.retrieval.snippets import MARK
 from sophia_pipelines.search import (
     SearchResponse,
@@ -239,3 +240,34 @@ def test_weak_matches_are_no_good_match(
     out = io.StringIO()
     assert run("medieval tapestry restoration guild", embedder, store, lexical_store=lexical, out=out) == 0
     assert out.getvalue().startswith('No good match for "medieval tapestry restoration guild"')
+
+
+def test_a_remembered_phrase_beats_the_same_words_in_another_order(tmp_path: Path) -> None:
+    """BM25 prefers the short page that repeats the words; the phrase ranking finds the page holding them in order,
+    even below the lexical ranking's fused depth (read `phrase_candidates` deep)."""
+    embedder = WordLlamaEmbedder()
+    store = DuckDBVectorStore(database=str(tmp_path / "vectors.duckdb"), dimension=embedder.dimension)
+    lexical = LocalLexicalStore(directory=str(tmp_path / "lexical"))
+    phrase = "reserved capacity halves the bill for long training runs"
+    words = phrase.split()  # each shuffled page: the phrase's words twice, no pair in order; BM25 ranks them first
+    orders = [[1, 0], [0, 1], [0, 1, 2], [2, 1, 0]]  # every step-th word from each offset: no pair stays adjacent
+    shuffles = [words[::-1], *([w for i in order for w in words[i :: len(order)]] for order in orders)]
+    pages = {f"shuffled-{n}": ". ".join([" ".join(shuffle)] * 2) for n, shuffle in enumerate(shuffles)}
+    pages["holds-it"] = f"Our team learned that {phrase}, while spot instances suit short experiments and batch jobs."
+    records, lexical_records, tokens = [], [], []
+    for doc_id, text in pages.items():
+        (c,) = chunk_document(doc_id, text)
+        records.append(chunk_record(c, embedder.embed([c.text])[0], source="s/x", url=None, title=doc_id))
+        meta = {"document_id": doc_id, "chunk_index": 0, "source": "s/x", "title": doc_id, "text": c.text}
+        lexical_records.append(LexicalRecord(c.chunk_id, meta))
+        tokens.append(chunk_tokens(doc_id, c.text))
+    store.upsert(records)
+    lexical.write(LexicalIndex.fit([r.id for r in lexical_records], tokens), lexical_records, [])
+    by_bm25 = [r.document_id for r in hybrid_search(phrase, embedder, store, lexical, k=6, mode="lexical").results]
+    assert by_bm25[-1] == "holds-it"  # below the fused depth of 4 (k=1, candidates=1)
+    deep = SearchSettings(candidates=1, dense_weight=0.0, phrase_candidates=6)
+    assert hybrid_search(phrase, embedder, store, lexical, k=1, settings=deep).results[0].document_id == "holds-it"
+    shallow = SearchSettings(candidates=1, dense_weight=0.0, phrase_candidates=1)
+    assert hybrid_search(phrase, embedder, store, lexical, k=1, settings=shallow).results[0].document_id != "holds-it"
+    no_phrase = SearchSettings(candidates=1, dense_weight=0.0, phrase_weight=0.0, phrase_candidates=6)
+    assert hybrid_search(phrase, embedder, store, lexical, k=1, settings=no_phrase).results[0].document_id != "holds-it"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-_WORD = re.compile(r"\w+")
+from sophia_pipelines.retrieval.phrases import normalized_words
+
 MIN_CONTENT_WORDS = 20  # shorter texts (a name, a headline) are too generic to call two documents the same
 
 
@@ -51,10 +51,10 @@ def url_key(url: str | None) -> str | None:
 
 def content_key(text: str | None) -> str | None:
     """A hash of the text's words (case and punctuation ignored); None when the text is too short to tell."""
-    words = _WORD.findall((text or "").lower())
-    if len(words) < MIN_CONTENT_WORDS:
+    words = normalized_words(text or "")  # one pass, no list of words: collapse runs on every fused candidate
+    if not words or words.count(" ") + 1 < MIN_CONTENT_WORDS:
         return None
-    return hashlib.sha1(" ".join(words).encode()).hexdigest()
+    return hashlib.sha1(words.encode()).hexdigest()
 
 
 def collapse(hits: Sequence[ChunkHit]) -> list[CollapsedHit]:
