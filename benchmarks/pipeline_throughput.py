@@ -95,8 +95,13 @@ def warmup_texts() -> list[str]:
     return [c.text for d in normalize_records(records).documents for c in chunk_document(d.document_id, d.text)]
 
 
-def run_pipeline(data: Path, samples: Path, profile: Path | None, start_at: float = 0.0) -> dict[str, Any]:
-    """First run and no-change re-run of the whole graph (land every stream, then `data_pipeline`)."""
+def run_pipeline(
+    data: Path, samples: Path, profile: Path | None, start_at: float = 0.0, skip_unchanged: bool = False
+) -> dict[str, Any]:
+    """First run and no-change re-run of the whole graph (land every stream, then `data_pipeline`).
+
+    `skip_unchanged`: both passes use `land_everything(skip_unchanged=True)` (unchanged streams are not launched).
+    """
     import dagster as dg
 
     from resources.registry import local_resources
@@ -119,7 +124,7 @@ def run_pipeline(data: Path, samples: Path, profile: Path | None, start_at: floa
             started, started_at = time.perf_counter(), time.time()
             if profiler:
                 profiler.enable()
-            result = land_everything(defs, instance)
+            result = land_everything(defs, instance, skip_unchanged=skip_unchanged)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(profile)
@@ -187,9 +192,10 @@ def child(argv: Sequence[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--skip-unchanged", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "pipeline":
-        result = run_pipeline(args.data, args.samples, args.profile, args.start_at)
+        result = run_pipeline(args.data, args.samples, args.profile, args.start_at, args.skip_unchanged)
     else:
         result = run_bare(args.data / "warehouse.duckdb", args.batch_size, args.stock)
     print(RESULT_PREFIX + json.dumps(result), flush=True)
@@ -311,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stock", action="store_true", help="also time wordllama's own (padded) embed")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
     parser.add_argument("--scale-out", action="store_true", help="only: 2 independent pipelines at once vs 1 by 1")
+    parser.add_argument(
+        "--skip-unchanged", action="store_true", help="land with skip_unchanged: an idle re-run launches nothing"
+    )
     args = parser.parse_args(argv)
     docs, reps = (SMOKE_DOCS, 1) if args.smoke else (args.docs, max(1, args.reps))
     if args.scale_out:
@@ -336,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(reps):
             data = tmp / f"data-{rep}"
             profile = ["--profile", str(args.profile.resolve())] if args.profile and rep == 0 else []
-            pipelines.append(spawn(["pipeline", "--data", str(data), "--samples", str(samples), *profile]))
+            skip = ["--skip-unchanged"] if args.skip_unchanged else []
+            pipelines.append(spawn(["pipeline", "--data", str(data), "--samples", str(samples), *profile, *skip]))
             p = pipelines[-1]
             print(
                 f"pipeline rep {rep}: first {p['first']['seconds']:.2f}s, re-run {p['rerun']['seconds']:.2f}s, "

@@ -7,11 +7,18 @@
 3. Run `data_pipeline` (documents, chunks, vectors and their checks).
 
 Runs go to the instance in $DAGSTER_HOME, so they show in `dg dev`; the sensors do steps 1-2 one source run at a time.
+
+With `--skip-unchanged`, a stream whose listing (every source run's key and content fingerprint) is the one its
+latest land run succeeded with is not launched again, and `data_pipeline` is not launched when no stream was and
+its latest run succeeded after every stream's latest land run: an idle pass is a few listing calls and instance
+queries. Listings without fingerprints (the production APIs) always land, as without the flag. Changes that are
+not in the listing (chunker or embedding settings) need a pass without the flag.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +26,7 @@ from typing import Any
 
 import dagster as dg
 
-from resources.payloads import PayloadSource, SourceError
+from resources.payloads import BatchRef, PayloadSource, SourceError
 from resources.registry import resolve
 from sophia_pipelines.jobs import data_pipeline_job
 from sophia_pipelines.partitions import invalid_key_reason, range_tags
@@ -27,6 +34,7 @@ from sophia_pipelines.run_health import end_dead_runs
 from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams
 
 LIST_PAGE_SIZE = 1000
+LISTING_TAG = "sophia/listing"  # digest of the listing a land-everything run landed (see `listing_digest`)
 
 
 @dataclass
@@ -37,6 +45,8 @@ class LandResult:
     registered: dict[str, int] = field(default_factory=dict)  # source id -> partitions added
     errors: list[str] = field(default_factory=list)  # listings that failed (their streams land what is registered)
     warnings: list[str] = field(default_factory=list)  # source runs that cannot be partitions (named, skipped)
+    listings: dict[str, str | None] = field(default_factory=dict)  # source id -> listing digest (None: unknown)
+    skipped: list[str] = field(default_factory=list)  # jobs not launched: nothing changed since their last success
 
     @property
     def success(self) -> bool:
@@ -64,8 +74,8 @@ class LandResult:
                 yield f"run {run.run_id} of {run.job_def.name} failed"
 
 
-def list_all(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PAGE_SIZE) -> list[str]:
-    """Every source run of `stream` the source lists now (all pages), as partition keys, oldest first."""
+def list_refs(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PAGE_SIZE) -> list[BatchRef]:
+    """Every source run of `stream` the source lists now (all pages), oldest first."""
     refs, cursor = [], None
     while True:
         page = source.list_batches(stream.stream, cursor, page_size)
@@ -73,7 +83,22 @@ def list_all(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PA
         cursor = page.cursor
         if page.caught_up:
             break
-    return [r.key for r in sorted(refs, key=lambda r: (r.finished_at, r.key))]
+    return sorted(refs, key=lambda r: (r.finished_at, r.key))
+
+
+def list_all(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PAGE_SIZE) -> list[str]:
+    """Every source run of `stream` the source lists now (all pages), as partition keys, oldest first."""
+    return [r.key for r in list_refs(source, stream, page_size)]
+
+
+def listing_digest(refs: Sequence[BatchRef]) -> str | None:
+    """A digest of every listed source run's key and content fingerprint; None when a fingerprint is unknown."""
+    if any(r.fingerprint is None for r in refs):
+        return None
+    digest = hashlib.sha256()
+    for ref in sorted(refs, key=lambda r: r.key):
+        digest.update(f"{ref.key}\0{ref.fingerprint}\n".encode())
+    return digest.hexdigest()
 
 
 def register_source_runs(
@@ -85,10 +110,12 @@ def register_source_runs(
     """Add every listed source run that is not a partition yet (counted in `result.registered`)."""
     for stream in streams:
         try:
-            keys = list_all(sources[stream.system], stream)
+            refs = list_refs(sources[stream.system], stream)
         except SourceError as exc:
             result.errors.append(f"{stream.source}: listing failed: {exc}")
             continue
+        keys = [r.key for r in refs]
+        result.listings[stream.source] = listing_digest(refs)
         invalid = {key: reason for key in keys if (reason := invalid_key_reason(key))}
         result.warnings += [f"{stream.source}: source run {k!r} skipped: {why}" for k, why in invalid.items()]
         existing = set(instance.get_dynamic_partitions(stream.partitions_name))
@@ -98,25 +125,62 @@ def register_source_runs(
         result.registered[stream.source] = len(new)
 
 
+def latest_run(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
+    """The most recently created run of `job_name` in `instance`, whatever its status."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
+    return records[0] if records else None
+
+
+def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str | None) -> bool:
+    """Whether the latest run of `job_name` succeeded landing exactly the listing `digest` (known)."""
+    last = latest_run(instance, job_name)
+    return (
+        digest is not None
+        and last is not None
+        and last.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+        and last.dagster_run.tags.get(LISTING_TAG) == digest
+    )
+
+
 def land_sources(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     streams: Sequence[StreamSpec] = STREAMS,
     run_config: Mapping[str, Any] | None = None,
+    skip_unchanged: bool = False,
 ) -> LandResult:
-    """Register every current source run, then land each stream's partitions in one run (steps 1 and 2)."""
+    """Register every current source run, then land each stream's partitions in one run (steps 1 and 2).
+
+    `skip_unchanged`: streams whose listing is the one their latest land run succeeded with are not launched.
+    """
     streams = check_streams(streams)
     sources = {system: resolve(defs.resources[system]) for system in dict.fromkeys(s.system for s in streams)}
     result = LandResult()
     register_source_runs(instance, streams, sources, result)
     for stream in streams:
+        digest = result.listings.get(stream.source)
+        if skip_unchanged and listing_unchanged(instance, stream.land_job_name, digest):
+            result.skipped.append(stream.land_job_name)
+            continue
         keys = instance.get_dynamic_partitions(stream.partitions_name)
         job = defs.resolve_job_def(stream.land_job_name)
-        tags = range_tags(keys) if keys else {}
+        tags = {**(range_tags(keys) if keys else {}), **({LISTING_TAG: digest} if digest else {})}
         result.runs.append(
             job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
         )
     return result
+
+
+def downstream_current(instance: dg.DagsterInstance, streams: Sequence[StreamSpec]) -> bool:
+    """Whether the latest `data_pipeline` run succeeded and started after every stream's latest land run ended."""
+    last = latest_run(instance, data_pipeline_job.name)
+    if last is None or last.dagster_run.status != dg.DagsterRunStatus.SUCCESS or last.start_time is None:
+        return False
+    for stream in streams:
+        land = latest_run(instance, stream.land_job_name)
+        if land is not None and (land.end_time is None or land.end_time > last.start_time):
+            return False
+    return True
 
 
 def land_everything(
@@ -124,13 +188,18 @@ def land_everything(
     instance: dg.DagsterInstance,
     streams: Sequence[StreamSpec] = STREAMS,
     run_config: Mapping[str, Any] | None = None,
+    skip_unchanged: bool = False,
 ) -> LandResult:
     """Register, land every stream's partitions (one run each), then bring documents, chunks and vectors up to date.
 
     Runs do not raise; `LandResult.success` says whether every listing and run succeeded. `data_pipeline` runs
-    even after a failed land run, so what did land goes all the way to the vectors.
+    even after a failed land run, so what did land goes all the way to the vectors. `skip_unchanged`: see the
+    module docstring (an unchanged stream is not landed again; nothing landed and downstream current: no run).
     """
-    result = land_sources(defs, instance, streams, run_config)
+    result = land_sources(defs, instance, streams, run_config, skip_unchanged)
+    if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams):
+        result.skipped.append(data_pipeline_job.name)
+        return result
     downstream = defs.resolve_job_def(data_pipeline_job.name)
     result.runs.append(downstream.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False))
     return result
@@ -141,11 +210,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-level", default="WARNING", help="Dagster console log level of the runs")
+    parser.add_argument(
+        "--skip-unchanged", action="store_true", help="launch no run for streams whose listing has not changed"
+    )
     args = parser.parse_args(argv)
     instance = dg.DagsterInstance.get()
     for run_id in end_dead_runs(instance):  # no daemon here: a killed earlier run must not hold the data-plane pool
         print(f"Marked run {run_id} failed: its process is gone.", flush=True)
-    result = land_everything(load_platform(), instance, run_config=console_log_level(args.log_level))
+    result = land_everything(
+        load_platform(), instance, run_config=console_log_level(args.log_level), skip_unchanged=args.skip_unchanged
+    )
     print(summary(result))
     return 0 if result.success else 1
 
@@ -169,6 +243,7 @@ def summary(result: LandResult) -> str:
             numbers = {k: v.value for k, v in mat.metadata.items() if isinstance(v.value, int | float)}
             shown = ", ".join(f"{k}={v}" for k, v in numbers.items() if not k.startswith("dagster/"))
             lines.append(f"  {name:<36} {shown}")
+    lines += [f"Skipped {job}: nothing changed since its last successful run" for job in result.skipped]
     lines += [f"WARNING: {line}" for line in result.warnings]
     lines += [f"FAILED: {line}" for line in result.failures()]
     return "\n".join(lines)

@@ -20,7 +20,8 @@ from resources.http_retry import PermanentSourceError
 from resources.phantombuster import PhantomBusterPayloadSource
 from resources.tavily import TavilyPayloadSource, query_set, slugify
 from sophia_pipelines.assets.ingestion import QUARANTINE_CHECK
-from sophia_pipelines.land import land_sources
+from sophia_pipelines.jobs import data_pipeline_job
+from sophia_pipelines.land import land_everything, land_sources
 from sophia_pipelines.partitions import range_tags
 from sophia_pipelines.streams import STREAMS, WEB_SEARCH, WEBSITE_CONTENT, StreamSpec
 from tests.conftest import DataPlane, build_data_plane, metadata_by_asset
@@ -171,6 +172,29 @@ def test_land_everything_twice_registers_and_lands_once(tmp_path: Path) -> None:
     md = metadata_by_asset(second)
     assert all(md[s.table.name]["batches"] == 0 for s in STREAMS)
     assert md["chunk_vectors"]["chunks_embedded"] == 0
+
+
+@pytest.mark.slow
+def test_skip_unchanged_launches_nothing_when_idle_and_only_the_changed_stream_after_an_edit(tmp_path: Path) -> None:
+    plane = build_data_plane(tmp_path)
+    defs, land_jobs = plane.definitions(), [s.land_job_name for s in STREAMS]
+    first = land_everything(defs, plane.instance, skip_unchanged=True)
+    assert first.success and first.skipped == []
+    assert [run.job_def.name for run in first.runs] == [*land_jobs, data_pipeline_job.name]
+
+    idle = land_everything(defs, plane.instance, skip_unchanged=True)
+    assert idle.success and idle.runs == [] and idle.skipped == [*land_jobs, data_pipeline_job.name]
+
+    edit_tavily(plane, sorted(p.stem for p in (plane.samples / "tavily").glob("*.json"))[0])
+    edited = land_everything(defs, plane.instance, skip_unchanged=True)
+    assert [run.job_def.name for run in edited.runs] == [WEB_SEARCH.land_job_name, data_pipeline_job.name]
+    assert edited.skipped == [name for name in land_jobs if name != WEB_SEARCH.land_job_name]
+    md = metadata_by_asset(edited)
+    assert (md[WEB_SEARCH.table.name]["batches"], md[WEB_SEARCH.table.name]["rows_updated"]) == (1, 1)
+
+    land_run(plane, WEB_SEARCH)  # a run without the listing tag (as the sensors launch): the next pass lands again
+    after_sensor = land_everything(defs, plane.instance, skip_unchanged=True)
+    assert [run.job_def.name for run in after_sensor.runs] == [WEB_SEARCH.land_job_name, data_pipeline_job.name]
 
 
 # --- production sources, one source run by key ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ from resources.vector_store import VectorBatch, VectorStore
 from resources.warehouse import DuckDBWarehouse
 from sophia_pipelines.assets.vectors import build_vector_assets
 from sophia_pipelines.domain.tables import CHUNKS
-from sophia_pipelines.stages.vectors import PENDING_CHUNKS_SQL, sync_vectors
+from sophia_pipelines.stages.vectors import PENDING_CHUNKS_PAGE_SQL, sync_vectors
 from tests.conftest import metadata_by_asset
 from tests.standins.tei import hashed_embedding
 
@@ -201,16 +201,26 @@ class CountingPageReads:
     @contextmanager
     def session(self) -> Iterator[Any]:
         with self.warehouse.session() as session:
-            yield session
+            yield CountingSession(session, self.pages)
 
     def held(self) -> Any:
         return self.warehouse.held()
 
-    def stream(self, sql: str, params: Sequence[Any] = (), batch_rows: int = 1024) -> Iterator[Any]:
-        for batch in self.warehouse.stream(sql, params, batch_rows):
-            if sql == PENDING_CHUNKS_SQL:
-                self.pages.append(batch.num_rows)
-            yield batch
+
+class CountingSession:
+    """A session that appends the row count of each pending-chunks page it reads to `pages`."""
+
+    def __init__(self, session: Any, pages: list[int]) -> None:
+        self.session, self.pages = session, pages
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        frame = self.session.query(sql, params)
+        if sql == PENDING_CHUNKS_PAGE_SQL:
+            self.pages.append(len(frame))
+        return frame
 
 
 def test_pending_chunks_are_read_one_page_per_batch(warehouse: DuckDBWarehouse, store: DuckDBVectorStore) -> None:

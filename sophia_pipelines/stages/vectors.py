@@ -10,7 +10,7 @@ no chunk is embedded twice across runs, whatever batch failed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,14 +25,20 @@ from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
 
-# Every pending chunk in chunk_id order, read once through a streaming cursor (a snapshot: the ledger rows
-# written while it is consumed do not change it), in record batches of the embed batch size.
-PENDING_CHUNKS_SQL = """
-SELECT c.chunk_id, c.document_id, c.chunk_index, c.text, c.content_hash, c.source, c.url, c.title
-FROM chunks c
-LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
-WHERE v.chunk_id IS NULL
-ORDER BY c.chunk_id
+# One page of pending chunks after a chunk_id (keyset paging): the top-N picks ids only (the join and sort carry no
+# texts, so they stay within DuckDB's memory_limit), then just those rows' texts are read. A single cursor
+# `ORDER BY chunk_id` over all pending texts was materialized outside the memory_limit (1.49 GB peak at 118k).
+PENDING_CHUNKS_PAGE_SQL = """
+SELECT chunk_id, document_id, chunk_index, text, content_hash, source, url, title
+FROM chunks
+WHERE chunk_id IN (
+    SELECT c.chunk_id FROM chunks c
+    LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
+    WHERE v.chunk_id IS NULL AND c.chunk_id > ?
+    ORDER BY c.chunk_id
+    LIMIT ?
+)
+ORDER BY chunk_id
 """
 
 ORPHAN_VECTORS_SQL = """
@@ -88,6 +94,24 @@ def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
     )
 
 
+def pending_pages(warehouse: Warehouse, model_id: str, batch_size: int) -> Iterator[pd.DataFrame]:
+    """The chunks not yet embedded with `model_id`, `batch_size` at a time in chunk_id order (keyset pages).
+
+    Each page starts after the last id of the one before, so ledger rows written for earlier pages while the
+    pages are read do not shift it, and only one page of texts is read at a time.
+    """
+    after = ""
+    while True:
+        with warehouse.session() as s:
+            page = s.query(PENDING_CHUNKS_PAGE_SQL, [model_id, after, batch_size])
+        if page.empty:
+            return
+        yield page
+        if len(page) < batch_size:
+            return
+        after = page["chunk_id"].iat[-1]
+
+
 def sync_vectors(
     warehouse: Warehouse,
     embedder: Embedder,
@@ -97,8 +121,8 @@ def sync_vectors(
 ) -> VectorsResult:
     """Embed and write the pending chunks `batch_size` at a time, then delete the vectors of chunks that are gone.
 
-    The pending chunks are read through one cursor in record batches, so only one batch of chunk texts is held
-    at a time (plus the batch being written), whatever the backlog. If embedding or writing a batch fails, the
+    The pending chunks are read in keyset pages (`pending_pages`), so only one batch of chunk texts is held at a
+    time (plus the batch being written), whatever the backlog. If embedding or writing a batch fails, the
     batches before it stay written (vectors and ledger rows) and the error propagates.
     """
     if batch_size < 1:
@@ -128,11 +152,9 @@ def _sync(
     # Leaving the `with` block waits for the write in flight, so a batch embedded before a failure still lands.
     embed_s = write_s = 0.0
     embedded = 0
-    pages = warehouse.stream(PENDING_CHUNKS_SQL, [model_id], batch_size) if total else iter(())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
         in_flight: Future[float] | None = None
-        for record_batch in pages:
-            page = record_batch.to_pandas()
+        for page in pending_pages(warehouse, model_id, batch_size) if total else iter(()):
             t0 = time.perf_counter()
             values = embedder.embed(page["text"].tolist())
             embed_s += time.perf_counter() - t0
