@@ -17,7 +17,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
@@ -126,27 +125,6 @@ class WarehouseSession(ABC):
         return int(self.scalar(f"SELECT COUNT(*) FROM {spec.name}"))
 
 
-STREAM_BATCH_ROWS = 1024  # default rows per record batch of `Warehouse.stream`
-
-
-def exact_batches(batches: Iterator[pa.RecordBatch] | Sequence[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """`batches` regrouped into batches of exactly `rows` rows (the last one may be shorter), holding one at most."""
-    if rows < 1:
-        raise ValueError("rows must be at least 1")
-    held: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(rows - count, batch.num_rows)
-            held.append(batch.slice(0, take))
-            batch, count = batch.slice(take), count + take
-            if count == rows:
-                yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
-                held, count = [], 0
-    if count:
-        yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
-
-
 class Warehouse(dg.ConfigurableResource):
     """Base class for warehouse backends; assets depend on this type only."""
 
@@ -157,21 +135,9 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Keep one connection open for the sessions and streams opened inside the block (where a backend's
+        """Keep one connection open for the sessions opened inside the block (where a backend's
         connections are costly to open). The default holds nothing."""
         yield
-
-    def stream(
-        self, sql: str, params: Sequence[Any] = (), batch_rows: int = STREAM_BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
-        """The rows of `sql` over committed data, in Arrow record batches of `batch_rows` rows (the last: the rest).
-
-        The read is a snapshot: sessions may write (and commit) while the stream is consumed. This default
-        reads the whole result first; backends that can stream from a cursor (DuckDB) override it.
-        """
-        with self.session() as session:
-            table = pa.Table.from_pandas(session.query(sql, params), preserve_index=False)
-        yield from exact_batches(table.to_batches(max_chunksize=batch_rows), batch_rows)
 
     def describe(self) -> str:  # pragma: no cover - interface
         raise NotImplementedError
@@ -294,12 +260,6 @@ class DuckDBWarehouse(Warehouse):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-
-    def stream(
-        self, sql: str, params: Sequence[Any] = (), batch_rows: int = STREAM_BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
-        with self._connection() as conn:
-            yield from exact_batches(conn.sql(sql, params=list(params) or None).to_arrow_reader(batch_rows), batch_rows)
 
     def describe(self) -> str:
         return f"duckdb:{self.duckdb.database}"
