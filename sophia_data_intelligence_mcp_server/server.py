@@ -85,10 +85,12 @@ def build_server(settings: McpSettings) -> MCPServer:
     runs = DagsterRuns(settings)
 
     def search_documents(query: str, k: int = 5, source: str | None = None) -> dict[str, Any]:
-        """Search the ingested documents (semantic search over the vector store).
+        """Search the ingested documents (hybrid: BM25 words and embedding similarity, fused by rank).
 
-        Returns up to k results (1-50), best first, each with title, url, source, score, snippet and
-        document_id. `source` limits the search to one source id, e.g. "tavily/search".
+        Returns up to k results (1-50), best first, one per document (the same article from several sources is
+        one result; `source` lists them), each with title, url, source, score, snippet (query words marked) and
+        document_id; no results when nothing matches well. `source` limits the search to one source id, e.g.
+        "tavily/search".
         """
         results = find_documents(query, k, source)
         return {"query": query, "results": [{key: r[key] for key in r if key != "text"} for r in results]}
