@@ -400,8 +400,9 @@ def run_stack(
 # ---------------------------------------------------------------- the assets
 
 
-class GpuPoolScaleConfig(dg.Config):
-    """Run config of `lambda_gpu_pool` (what `scale_gpu_pool_job` and the backlog sensor set)."""
+class PoolScaleConfig(dg.Config):
+    """Run config of a pool asset, `lambda_gpu_pool` or `node_pool/<name>` (what `scale_gpu_pool_job`,
+    `scale_node_pool_job` and the pools' sensors set)."""
 
     desired_nodes: int | None = Field(
         default=None,
@@ -503,7 +504,7 @@ def build_infra_assets(env: str, backlog: BacklogSignal | None = None) -> list[d
     )
     def lambda_gpu_pool(
         context: dg.AssetExecutionContext,
-        config: GpuPoolScaleConfig,
+        config: PoolScaleConfig,
         infra: InfraSettings,
         pulumi: PulumiStackResource,
     ) -> dg.MaterializeResult:

@@ -14,12 +14,12 @@ import time
 
 import dagster as dg
 import yaml
-from pydantic import Field
 
 from infra_assets.assets import (
     CLUSTER_KEY,
     GROUP,
     OWNERS,
+    PoolScaleConfig,
     StackWork,
     decision_metadata,
     pool_join,
@@ -49,20 +49,6 @@ def scaled_by(pool: NodePoolSpec) -> str:
     """A tag value naming the pool's signals, e.g. `run-queue` or `business-hours`."""
     kinds = [k for k, on in (("run-queue", pool.runs_per_node), ("business-hours", pool.business_hours)) if on]
     return "+".join(kinds) or "none"
-
-
-class NodePoolScaleConfig(dg.Config):
-    """Run config of a `node_pool/<name>` asset (what `scale_node_pool_job` and the pool's sensor set)."""
-
-    desired_nodes: int | None = Field(
-        default=None,
-        description="Nodes to run, within the pool's min..max (outside it the run fails and nothing is planned); "
-        "default: the pool's current size (its stack's outputs, or the last plan in plan mode), else the spec's "
-        "desired.",
-    )
-    reason: str = Field(default="no size requested", description="Why this size (shown in metadata and the plan).")
-    signal: str = Field(default="run config", description="What the size was decided from (the sensor's reading).")
-    old_size: int | None = Field(default=None, description="The size the decision started from (default: current).")
 
 
 def node_pool_yaml(pool: NodePoolSpec, reason: str) -> str:
@@ -136,7 +122,7 @@ def build_node_pool_asset(env: str, pool: NodePoolSpec) -> dg.AssetsDefinition:
     )
     def node_pool(
         context: dg.AssetExecutionContext,
-        config: NodePoolScaleConfig,
+        config: PoolScaleConfig,
         infra: InfraSettings,
         pulumi: PulumiStackResource,
     ) -> dg.MaterializeResult:

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from infra_assets.assets import GpuPoolScaleConfig, build_infra_assets
+from infra_assets.assets import PoolScaleConfig, build_infra_assets
 from infra_assets.pool_size import CHANGED_AT, current_pool_size
 from infra_assets.render import PLAN_SUMMARY
 from infra_assets.sensors import SENSOR_NAME, BacklogSignal, build_backlog_sensor, scale_run_config
@@ -230,7 +230,7 @@ def test_unreadable_stack_skips_the_tick_without_leaking(instance: dg.DagsterIns
 
 def test_run_config_is_valid_for_the_scale_job() -> None:
     config = scale_run_config(2, "backlog")["ops"]["lambda_gpu_pool"]["config"]
-    assert GpuPoolScaleConfig(**config).desired_nodes == 2
+    assert PoolScaleConfig(**config).desired_nodes == 2
 
 
 def test_default_status_comes_from_the_profile() -> None:

@@ -36,7 +36,7 @@ SENSOR_NAME = "gpu_backlog_sensor"
 def scale_run_config(
     desired_nodes: int, reason: str, *, signal: str | None = None, old_size: int | None = None
 ) -> dict[str, Any]:
-    """Run config of the scale job (`GpuPoolScaleConfig` of `lambda_gpu_pool`)."""
+    """Run config of the scale job (`PoolScaleConfig` of `lambda_gpu_pool`)."""
     config: dict[str, Any] = {"desired_nodes": desired_nodes, "reason": reason}
     if signal is not None:
         config["signal"] = signal
