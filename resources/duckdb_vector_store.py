@@ -90,11 +90,8 @@ class DuckDBVectorStore(VectorStore):
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor on the held connection, or the file opened for this call."""
         if self._held is not None:
-            cursor = self._held.cursor()
-            try:
+            with self._held.cursor() as cursor:  # closed on exit; the held connection stays open
                 yield cursor
-            finally:
-                cursor.close()
             return
         with self._open() as con:
             yield con

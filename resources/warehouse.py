@@ -240,11 +240,8 @@ class DuckDBWarehouse(Warehouse):
     def _connection(self) -> Iterator[Any]:
         """A connection of its own: a cursor on the held connection, or the file opened for this call."""
         if self._held is not None:
-            cursor = self._held.cursor()
-            try:
+            with self._held.cursor() as cursor:  # closed on exit; the held connection stays open
                 yield cursor
-            finally:
-                cursor.close()
             return
         with self.duckdb.get_connection() as conn:
             conn.execute(f"SET memory_limit = '{self.memory_limit}'")
