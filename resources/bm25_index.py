@@ -1,8 +1,9 @@
 """BM25 over chunk tokens, by the `bm25s` library: tokenizing, fitting, saving/loading and sparse vectors.
 
 Tokens are lowercased words with English stopwords removed and Snowball-stemmed (PyStemmer), so "GPUs" finds
-"GPU". A chunk's tokens come from its title and text, which lets an exact-title query hit every chunk of the
-page. The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
+"GPU": bm25s's tokenizer's rules, vectorized with Arrow (`token_lists`) for chunks and queries alike. A chunk's
+tokens come from its title and text, which lets an exact-title query hit every chunk of the page.
+The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
 fitting is a rebuild from the stored per-chunk tokens, which the lexical stage keeps incrementally.
 
 For Pinecone, a chunk's sparse vector is its row of that matrix with each token hashed to a stable 32-bit
@@ -27,7 +28,6 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
-STOPWORDS = "en"
 BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}
 IDS_FILE = "chunk_ids.json"
 
@@ -39,50 +39,88 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+WORD_SEPARATORS = r"[^\p{L}\p{N}_]+"  # what is not a word character: bm25s's `\b\w\w+\b` pattern, in RE2
+
+
+def _strings(values: Sequence[str | None] | pa.Array) -> pa.Array:
+    """`values` as an Arrow `string` array (pandas' Arrow-backed columns arrive as `large_string`)."""
+    return values.cast(pa.string()) if isinstance(values, pa.Array) else pa.array(list(values), pa.string())
+
+
+def token_lists(texts: Sequence[str] | pa.Array) -> pa.ListArray:
+    """Per text, its stemmed, lowercased, stopword-free word tokens, vectorized by Arrow.
+
+    The rules are bm25s's tokenizer's (`bm25s.tokenize` with English stopwords and the Snowball stemmer): words of
+    two or more letters, digits or underscores, lowercased, stopwords dropped, then stemmed; each distinct word is
+    stemmed once per process. One tokenizer for chunks and queries, so both sides always agree.
+    """
+    array = _strings(texts)
+    lists = pc.split_pattern_regex(pc.utf8_lower(array.fill_null("")), WORD_SEPARATORS)
+    words, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+    keep = pc.and_(pc.greater_equal(pc.utf8_length(words), 2), pc.invert(pc.is_in(words, value_set=_stopwords())))
+    encoded = words.filter(keep).dictionary_encode()
+    stemmed = pa.array(stems(encoded.dictionary.to_pylist()), pa.string()).take(encoded.indices)
+    counts = np.bincount(parents.filter(keep).to_numpy(), minlength=len(array))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), stemmed)
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Per text, its stemmed, lowercased, stopword-free word tokens (bm25s's tokenizer)."""
-    if not texts:
-        return []
-    return bm25s.tokenize(
-        list(texts), stopwords=STOPWORDS, stemmer=_stemmer().stemWords, return_ids=False, show_progress=False
-    )
+    """Per text, its tokens (`token_lists` as Python lists)."""
+    return token_lists(texts).to_pylist() if len(texts) else []
 
 
-TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+def text_tokens(text: str) -> list[str]:
+    """One text's tokens (a query, a title)."""
+    return tokenize([text])[0]
+
+
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern: for finding words in a snippet
 
 
 def stem_words(words: Sequence[str]) -> list[str]:
     """Each word as `tokenize` would spell it (lowercased, stemmed), stopwords kept: for matching words in text."""
-    return _stemmer().stemWords([w.lower() for w in words])
+    return stems([w.lower() for w in words])
 
 
 @cache
-def _stopwords() -> frozenset[str]:
+def _stopwords() -> pa.Array:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
+    return pa.array(sorted(STOPWORDS_EN), pa.string())
 
 
 _STEMS: dict[str, str] = {}  # word -> stem, shared by every call in the process (bounded by MAX_CACHED_STEMS)
 MAX_CACHED_STEMS = 1_000_000
 
 
-def fast_tokens(text: str) -> list[str]:
-    """`tokenize([text])[0]` without bm25s's per-call overhead (same pattern, stopwords and stemmer); each
-    distinct word is stemmed once per process."""
-    stop, stems = _stopwords(), _STEMS
-    words = [w for w in TOKEN_PATTERN.findall(text.lower()) if w not in stop]
-    new = [w for w in dict.fromkeys(words) if w not in stems]
+def stems(words: Sequence[str]) -> list[str]:
+    """The Snowball stem of each (lowercased) word; each distinct word is stemmed once per process."""
+    cache_ = _STEMS
+    new = [w for w in dict.fromkeys(words) if w not in cache_]
     if new:
-        if len(stems) + len(new) > MAX_CACHED_STEMS:
-            stems.clear()
-        stems.update(zip(new, _stemmer().stemWords(new), strict=True))
-    return [stems[w] for w in words]
+        if len(cache_) + len(new) > MAX_CACHED_STEMS:
+            cache_.clear()
+        cache_.update(zip(new, _stemmer().stemWords(new), strict=True))
+        if any(w not in cache_ for w in words):  # cleared above with more new words than it holds
+            return _stemmer().stemWords(list(words))
+    return [cache_[w] for w in words]
+
+
+def chunk_texts(titles: Sequence[str | None] | pa.Array, texts: Sequence[str] | pa.Array) -> pa.Array:
+    """What a chunk is indexed under: its document's title, a line break, then its text."""
+    titles, texts = _strings(titles), _strings(texts)
+    return pc.binary_join_element_wise(titles.fill_null(""), texts.fill_null(""), "\n")
 
 
 def chunk_tokens(title: str | None, text: str) -> list[str]:
-    """The tokens a chunk is indexed under: its document's title, then its text."""
-    return fast_tokens(f"{title or ''}\n{text}")
+    """The tokens a chunk is indexed under (its title, then its text)."""
+    return text_tokens(f"{title or ''}\n{text}")
+
+
+def joined_tokens(lists: pa.ListArray) -> pa.Array:
+    """Each token list as one space-separated string (how the lexical ledger stores a chunk's tokens)."""
+    return pc.binary_join(lists, " ")
 
 
 def term_index(token: str) -> int:
@@ -129,18 +167,22 @@ class ColumnarBM25(bm25s.BM25):
         if self.method in self.methods_requiring_nonoccurrence:
             raise ValueError(f"ColumnarBM25 does not support method {self.method!r}")
         n_docs = len(lengths)
-        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        pairs, tf = np.unique(docs * n_vocab + flat, return_counts=True)
-        doc_idx, vocab_idx = pairs // n_vocab, pairs % n_vocab
+        docs = np.repeat(np.arange(n_docs, dtype=np.int32), lengths)
+        # term frequencies: COO -> CSR sums repeated (document, token) pairs, sorting only within each document
+        counts = sp.csr_matrix(
+            (np.ones(len(flat), dtype=self.dtype), (docs, flat.astype(np.int32))), shape=(n_docs, n_vocab)
+        )
+        counts.sum_duplicates()
+        tf, vocab_idx = counts.data, counts.indices
+        doc_len = lengths[np.repeat(np.arange(n_docs), np.diff(counts.indptr))]
         df = np.bincount(vocab_idx, minlength=n_vocab)
         idf_score = _select_idf_scorer(self.idf_method)
         idf = np.array([idf_score(d, N=n_docs) if d else 0.0 for d in df.tolist()], dtype=self.dtype)
         tfc = _select_tfc_scorer(self.method)(
-            tf.astype(self.dtype), l_d=lengths[doc_idx], l_avg=lengths.mean(), k1=self.k1, b=self.b, delta=self.delta
+            tf, l_d=doc_len, l_avg=lengths.mean() if n_docs else 0.0, k1=self.k1, b=self.b, delta=self.delta
         )
-        matrix = sp.csc_matrix(
-            ((idf[vocab_idx] * tfc).astype(self.dtype), (doc_idx, vocab_idx)), shape=(n_docs, n_vocab)
-        )
+        counts.data = (idf[vocab_idx] * tfc).astype(self.dtype)
+        matrix = counts.tocsc()
         self.nonoccurrence_array = None
         return {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "num_docs": n_docs}
 
@@ -163,14 +205,15 @@ class LexicalIndex:
         return cls.fit_joined(chunk_ids, [" ".join(doc) for doc in tokens])
 
     @classmethod
-    def fit_joined(cls, chunk_ids: Sequence[str], joined: Sequence[str]) -> LexicalIndex:
+    def fit_joined(cls, chunk_ids: Sequence[str], joined: Sequence[str] | pa.Array) -> LexicalIndex:
         """`fit` from space-separated token strings (as the lexical ledger stores them), split and mapped to
         vocabulary ids by Arrow in one vectorized pass. A token-less chunk keeps its row with the empty token."""
         if len(chunk_ids) != len(joined):
             raise ValueError(f"{len(chunk_ids)} chunk ids but {len(joined)} token strings")
         model = ColumnarBM25(**BM25_PARAMS)
-        if joined:
-            lists = pc.split_pattern(pa.array(joined, pa.string()), " ")
+        if len(joined):
+            strings = joined if isinstance(joined, pa.Array) else pa.array(list(joined), pa.string())
+            lists = pc.split_pattern(strings, " ")
             lengths = pc.list_value_length(lists).to_numpy().astype(np.int64)
             encoded = pc.list_flatten(lists).dictionary_encode()
             vocab = {token: n for n, token in enumerate(encoded.dictionary.to_pylist())}

@@ -21,11 +21,18 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
 from resources.bm25_index import IDS_FILE, LexicalIndex
-from resources.vector_store import VectorMatch, VectorStoreError, normalize_metadata
+from resources.vector_store import (
+    SNIPPET_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    VectorMatch,
+    VectorStoreError,
+    normalize_metadata,
+)
 
 # What every lexical record carries (the vector store's fields plus the document's date, for date filters).
 LEXICAL_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text", "published_at")
@@ -44,6 +51,38 @@ def lexical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return normalize_metadata(metadata, LEXICAL_FIELDS)
 
 
+# What the store is given to upsert: one row per chunk, its id and LEXICAL_FIELDS (text and title cut by
+# `cut_records`, as `lexical_metadata` cuts them).
+LEXICAL_RECORDS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("document_id", pa.string()),
+        ("chunk_index", pa.int32()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("published_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def cut_records(table: pa.Table) -> pa.Table:
+    """`table` (id and LEXICAL_FIELDS columns) in LEXICAL_RECORDS's types, text and title cut to their maximums."""
+    table = table.select(LEXICAL_RECORDS.names).cast(LEXICAL_RECORDS)
+    text, title = LEXICAL_RECORDS.get_field_index("text"), LEXICAL_RECORDS.get_field_index("title")
+    table = table.set_column(text, "text", pc.utf8_slice_codeunits(table["text"], 0, SNIPPET_MAX_CHARS))
+    return table.set_column(title, "title", pc.utf8_slice_codeunits(table["title"], 0, TITLE_MAX_CHARS))
+
+
+def records_table(records: Sequence[LexicalRecord]) -> pa.Table:
+    """`records` as a LEXICAL_RECORDS table (what `LexicalStore.write` takes), built column by column."""
+    columns = {"id": pa.array([r.id for r in records], pa.string())}
+    for name in LEXICAL_FIELDS:
+        columns[name] = pa.array([r.metadata.get(name) for r in records], LEXICAL_RECORDS.field(name).type)
+    return cut_records(pa.table(columns, schema=LEXICAL_RECORDS))
+
+
 def epoch_seconds(value: datetime | None) -> float | None:
     if value is None:
         return None
@@ -53,10 +92,9 @@ def epoch_seconds(value: datetime | None) -> float | None:
 class LexicalStore(dg.ConfigurableResource):
     """Base class: BM25 retrieval over chunks with source and date filters."""
 
-    def write(
-        self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]
-    ) -> int:  # pragma: no cover - interface
-        """Make the store hold `index` (fitted on every chunk) with `upserts` changed and `deletes` gone."""
+    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:  # pragma: no cover
+        """Make the store hold `index` (fitted on every chunk) with `upserts` (a LEXICAL_RECORDS table: the changed
+        chunks) and `deletes` gone."""
         raise NotImplementedError
 
     def query(
@@ -93,19 +131,6 @@ class _Loaded:
 
 _LOADED: dict[str, _Loaded] = {}  # per index folder, in this process: the version last loaded
 
-_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("document_id", pa.string()),
-        ("chunk_index", pa.int32()),
-        ("source", pa.string()),
-        ("url", pa.string()),
-        ("title", pa.string()),
-        ("text", pa.string()),
-        ("published_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
 
 class LocalLexicalStore(LexicalStore):
     """A folder: the fitted `bm25s` index and every chunk's metadata (Parquet), in a versioned sub-folder.
@@ -129,32 +154,32 @@ class LocalLexicalStore(LexicalStore):
 
     def _read_metadata(self, folder: Path | None) -> pa.Table:
         if folder is None:
-            return _SCHEMA.empty_table()
-        return pq.read_table(folder / METADATA_FILE, schema=_SCHEMA)
+            return LEXICAL_RECORDS.empty_table()
+        return pq.read_table(folder / METADATA_FILE, schema=LEXICAL_RECORDS)
 
-    def write(self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]) -> int:
+    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
         root = self._root()
         root.mkdir(parents=True, exist_ok=True)
         previous = self._current()
         old = self._read_metadata(previous)
-        kept = {row["id"]: row for row in old.to_pylist()}  # by id, then laid out in the index's row order
-        for vid in deletes:
-            kept.pop(vid, None)
-        for record in upserts:
-            kept[record.id] = {"id": record.id, **lexical_metadata(record.metadata)}
-        missing = [vid for vid in index.chunk_ids if vid not in kept]
-        if missing:
+        upserts = cut_records(upserts)
+        replaced = pa.concat_arrays([pa.array(list(deletes), pa.string()), upserts["id"].combine_chunks()])
+        kept = old.filter(pc.invert(pc.is_in(old["id"], value_set=replaced)))
+        table = pa.concat_tables([kept, upserts])
+        ids = pa.array(index.chunk_ids, pa.string())
+        positions = pc.index_in(ids, value_set=table["id"])  # laid out in the index's row order
+        if positions.null_count:
+            missing = ids.filter(pc.is_null(positions))
             raise VectorStoreError(f"lexical index holds {len(missing)} chunks without metadata, e.g. {missing[0]}")
-        rows = [kept[vid] for vid in index.chunk_ids]
         folder = root / f"v-{uuid.uuid4().hex[:12]}"
         index.save(folder)
-        pq.write_table(pa.Table.from_pylist(rows, schema=_SCHEMA), folder / METADATA_FILE)
+        pq.write_table(table.take(positions), folder / METADATA_FILE)
         marker = root / f".{CURRENT_FILE}.{folder.name}"
         marker.write_text(folder.name)
         os.replace(marker, root / CURRENT_FILE)
         if previous is not None:
             shutil.rmtree(previous, ignore_errors=True)
-        return len(upserts)
+        return upserts.num_rows
 
     def _load(self) -> _Loaded | None:
         folder = self._current()

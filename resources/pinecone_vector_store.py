@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from resources.bm25_index import LexicalIndex, query_sparse
@@ -22,7 +23,7 @@ from resources.http_retry import (
     classify_httpx,
     classify_status,
 )
-from resources.lexical_store import LexicalRecord, LexicalStore, epoch_seconds, lexical_metadata
+from resources.lexical_store import LexicalStore, epoch_seconds, lexical_metadata
 from resources.vector_store import (
     VectorBatch,
     VectorMatch,
@@ -291,19 +292,19 @@ class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
     the dense store; dates are filtered server-side on `published_ts`.
     """
 
-    def write(self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]) -> int:
+    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
         rows = {vid: n for n, vid in enumerate(index.chunk_ids)}
         vectors, empty = [], []
-        for record in upserts:
-            sparse = index.sparse_row(rows[record.id])
+        for record in upserts.to_pylist():
+            sparse = index.sparse_row(rows[record["id"]])
             if not sparse.indices:
-                empty.append(record.id)
+                empty.append(record["id"])
                 continue
             vectors.append(
                 {
-                    "id": record.id,
+                    "id": record["id"],
                     "sparse_values": sparse.as_dict(),
-                    "metadata": pinecone_lexical_metadata(record.metadata),
+                    "metadata": pinecone_lexical_metadata(record),
                 }
             )
         written = 0

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Literal, TextIO
 
-from resources.bm25_index import fast_tokens
+from resources.bm25_index import text_tokens, tokenize
 from resources.embeddings import Embedder, EmbeddingError
 from resources.lexical_store import LexicalStore, epoch_seconds
 from resources.vector_store import VectorMatch, VectorStore, VectorStoreError
@@ -132,7 +132,7 @@ def hybrid_search(
         raise ValueError("query must not be empty")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K}")
-    tokens = fast_tokens(query)
+    tokens = text_tokens(query)
     depth = max(settings.candidates, k * 4)
     rankings: dict[str, list[str]] = {}
     meta: dict[str, dict] = {}
@@ -158,7 +158,7 @@ def hybrid_search(
         meta.update(lexical_store.fetch(undated) if undated else {})
     if mode == "hybrid":
         candidates = dict.fromkeys(cid for ranking in rankings.values() for cid in ranking)
-        titles = {cid: fast_tokens(meta[cid].get("title") or "") for cid in candidates}
+        titles = dict(zip(candidates, tokenize([meta[cid].get("title") or "" for cid in candidates]), strict=True))
         rankings[TITLE] = title_ranking(tokens, titles)
         # Equal pair counts keep this order: the title ranking's first (an exact title over a suffixed one).
         phrase_candidates = dict.fromkeys([*rankings[TITLE], *candidates, *(m.id for m in deep)])

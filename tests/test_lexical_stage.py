@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 
 from resources.bm25_index import LexicalIndex, tokenize
-from resources.lexical_store import LexicalRecord, LocalLexicalStore
+from resources.lexical_store import LocalLexicalStore
 from resources.warehouse import DuckDBWarehouse
 from sophia_pipelines.domain.tables import DOCUMENTS
 from sophia_pipelines.stages.chunks import rechunk_changed
@@ -39,8 +40,8 @@ class RecordingStore:
         self.store = store
         self.writes: list[tuple[list[str], list[str]]] = []
 
-    def write(self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]) -> int:
-        self.writes.append(([r.id for r in upserts], list(deletes)))
+    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
+        self.writes.append((upserts["id"].to_pylist(), list(deletes)))
         return self.store.write(index, upserts, deletes)
 
     def __getattr__(self, name: str) -> Any:
@@ -157,7 +158,7 @@ def test_a_failed_store_write_leaves_the_chunks_pending(setup: tuple[DuckDBWareh
     warehouse, store = setup
 
     class Broken(RecordingStore):
-        def write(self, index: LexicalIndex, upserts: Sequence[LexicalRecord], deletes: Sequence[str]) -> int:
+        def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):

@@ -11,7 +11,7 @@ import pytest
 from resources.bm25_index import LexicalIndex, chunk_tokens
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
-from resources.lexical_store import LexicalRecord, LocalLexicalStore
+from resources.lexical_store import LexicalRecord, LocalLexicalStore, records_table
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.retrieval.settings import SearchSettings
 from sophia_pipelines.retrieval.snippets import MARK
@@ -76,7 +76,7 @@ def _fill(store: DuckDBVectorStore, embedder: WordLlamaEmbedder, lexical: LocalL
     store.upsert(records)
     if lexical is not None:
         index = LexicalIndex.fit([r.id for r in lexical_records], tokens)
-        lexical.write(index, lexical_records, [])
+        lexical.write(index, records_table(lexical_records), [])
 
 
 @pytest.fixture
@@ -262,7 +262,7 @@ def test_a_remembered_phrase_beats_the_same_words_in_another_order(tmp_path: Pat
         lexical_records.append(LexicalRecord(c.chunk_id, meta))
         tokens.append(chunk_tokens(doc_id, c.text))
     store.upsert(records)
-    lexical.write(LexicalIndex.fit([r.id for r in lexical_records], tokens), lexical_records, [])
+    lexical.write(LexicalIndex.fit([r.id for r in lexical_records], tokens), records_table(lexical_records), [])
     by_bm25 = [r.document_id for r in hybrid_search(phrase, embedder, store, lexical, k=6, mode="lexical").results]
     assert by_bm25[-1] == "holds-it"  # below the fused depth of 4 (k=1, candidates=1)
     deep = SearchSettings(candidates=1, dense_weight=0.0, phrase_candidates=6)

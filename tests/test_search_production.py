@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from resources.bm25_index import fast_tokens
+from resources.bm25_index import text_tokens
 from resources.embeddings import l2_normalize
 from resources.pinecone_vector_store import PermanentVectorStoreError, PineconeLexicalStore, PineconeVectorStore
 from resources.warehouse import DuckDBWarehouse
@@ -79,7 +79,7 @@ def test_sparse_values_in_upsert_and_query_bodies(
         assert not vector.get("values")  # a sparse index: no dense values
         assert "published_at" not in vector["metadata"] and vector["metadata"]["published_ts"] > 0
 
-    matches = lexical_store.query(fast_tokens("sourdough knead"), 5)
+    matches = lexical_store.query(text_tokens("sourdough knead"), 5)
     assert matches[0].metadata["document_id"] == "bread" and matches[0].metadata["title"] == "Sourdough basics"
     assert matches[0].metadata["published_at"] == datetime(2026, 2, 1, tzinfo=UTC)
     [query] = [c.body for c in sparse_index.calls("/query")]
@@ -88,13 +88,13 @@ def test_sparse_values_in_upsert_and_query_bodies(
 
     since = datetime(2026, 1, 31, tzinfo=UTC)
     hits = lexical_store.query(
-        fast_tokens("sourdough vector gpu"), 10, source="apify/website-content-crawler", since=since
+        text_tokens("sourdough vector gpu"), 10, source="apify/website-content-crawler", since=since
     )
     assert {m.metadata["document_id"] for m in hits} == {"bread", "vdb"}
     assert sparse_index.calls("/query")[-1].body["filter"] == {
         "$and": [{"source": {"$eq": "apify/website-content-crawler"}}, {"published_ts": {"$gte": since.timestamp()}}]
     }
-    assert lexical_store.query(fast_tokens("gpu"), 10, until=datetime(2025, 1, 1, tzinfo=UTC)) == []
+    assert lexical_store.query(text_tokens("gpu"), 10, until=datetime(2025, 1, 1, tzinfo=UTC)) == []
 
     # Edit one document, delete another: only the edited chunk is upserted, the deleted chunk is deleted.
     upserts_before = len(sparse_index.calls("/vectors/upsert"))
