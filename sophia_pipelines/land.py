@@ -32,7 +32,7 @@ from typing import Any
 import dagster as dg
 
 from resources.payloads import BatchRef, PayloadSource, SourceError
-from resources.registry import resolve
+from resources.registry import resolve_all
 from sophia_pipelines.jobs import data_pipeline_job
 from sophia_pipelines.partitions import invalid_key_reason, range_tags
 from sophia_pipelines.run_health import end_dead_runs
@@ -149,19 +149,24 @@ def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str |
     )
 
 
-def pipeline_settings_digest(defs: dg.Definitions) -> str:
+def pipeline_settings_digest(defs: dg.Definitions, instance: dg.DagsterInstance | None = None) -> str:
     """A digest of the settings `data_pipeline`'s stages redo work for when they change, besides new raw rows.
 
     The chunker (documents chunked with other parameters are re-chunked), the embedder's model id (the vector
     ledger is keyed by it) and the lexical store's location (an empty store with a non-empty ledger is refilled).
     Nothing else does work on its own: the vector store is diffed through the warehouse ledger, BM25's parameters
-    are constants, the batch size and the reject-rate threshold change no row.
+    are constants, the batch size and the reject-rate threshold change no row. `instance`: the one to resolve the
+    resources against (None: an ephemeral one).
     """
-    pipeline = resolve(defs.resources["pipeline"])
+    res = resolve_all(
+        {key: defs.resources[key] for key in ("pipeline", "embedder", "lexical_store")},
+        instance or dg.DagsterInstance.ephemeral(),
+    )
+    pipeline = res["pipeline"]
     settings = {
         "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
-        "model_id": resolve(defs.resources["embedder"]).model_id,
-        "lexical_store": resolve(defs.resources["lexical_store"]).location,
+        "model_id": res["embedder"].model_id,
+        "lexical_store": res["lexical_store"].location,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -179,7 +184,7 @@ def land_sources(
     (False: every stream is).
     """
     streams = check_streams(streams)
-    sources = {system: resolve(defs.resources[system]) for system in dict.fromkeys(s.system for s in streams)}
+    sources = resolve_all({s.system: defs.resources[s.system] for s in streams}, instance)
     result = LandResult()
     register_source_runs(instance, streams, sources, result)
     for stream in streams:
@@ -229,7 +234,7 @@ def land_everything(
     settings: no run); False launches everything.
     """
     result = land_sources(defs, instance, streams, run_config, skip_unchanged)
-    settings = pipeline_settings_digest(defs)
+    settings = pipeline_settings_digest(defs, instance)
     if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams, settings):
         result.skipped.append(data_pipeline_job.name)
         return result
