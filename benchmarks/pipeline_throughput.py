@@ -1,6 +1,7 @@
 """Pipeline throughput on N generated documents, side by side with the bare embedding model.
 
-    python benchmarks/pipeline_throughput.py [--docs 10000] [--reps 3] [--clean] [--profile FILE] [--stock] [--smoke]
+    python benchmarks/pipeline_throughput.py [--docs 10000] [--reps 3] [--clean] [--profile FILE] [--stock] [--all]
+    python benchmarks/pipeline_throughput.py --smoke [--all]
     python benchmarks/pipeline_throughput.py --scale-out [--docs 10000]
 
 Generates N documents shaped like the bundled samples (tools.sample_factory, in a child process), then runs, each
@@ -8,8 +9,10 @@ in a fresh child process so that memory and warm caches do not leak between meas
 
     pipeline rep 0, bare, pipeline rep 1, bare, ..., pipeline rep R-1, bare
 
-* a pipeline rep materializes the whole data graph on local defaults into a fresh data directory (first run),
-  then again with nothing changed (re-run), and samples its RSS every 25 ms to report the peak per stage;
+* a pipeline rep materializes the whole data graph (land jobs, then `data_pipeline` with the lexical index) on local
+  defaults into a fresh data directory (first run), then again with nothing changed (re-run), both through
+  `land_everything` as `python -m sophia_pipelines.land` runs it (an idle re-run launches nothing; `--all`: every
+  job is launched again, as the CLI's `--all`), and samples its RSS every 25 ms to report the peak per stage;
 * a bare rep embeds the chunk texts of rep 0's warehouse with the same embedder, batch by batch, timing only
   the model (`Embedder.embed`); each pipeline rep after the first is compared with the bare reps before and after.
 
@@ -96,23 +99,29 @@ def warmup_texts() -> list[str]:
 
 
 def run_pipeline(
-    data: Path, samples: Path, profile: Path | None, start_at: float = 0.0, skip_unchanged: bool = False
+    data: Path, samples: Path, profile: Path | None, start_at: float = 0.0, launch_all: bool = False
 ) -> dict[str, Any]:
     """First run and no-change re-run of the whole graph (land every stream, then `data_pipeline`).
 
-    `skip_unchanged`: both passes use `land_everything(skip_unchanged=True)` (unchanged streams are not launched).
+    `launch_all`: both passes launch every job (`land_everything(skip_unchanged=False)`, the CLI's `--all`).
     """
     import dagster as dg
 
     from resources.registry import local_resources
     from sophia_pipelines.assets.ingestion import build_ingestion_assets, build_land_jobs
+    from sophia_pipelines.assets.lexical import build_lexical_assets
     from sophia_pipelines.assets.vectors import build_vector_assets
     from sophia_pipelines.assets.warehouse import build_warehouse_assets
     from sophia_pipelines.jobs import data_pipeline_job
     from sophia_pipelines.land import land_everything
 
     resources = local_resources(data, samples)
-    assets = [*build_ingestion_assets("duckdb"), *build_warehouse_assets("duckdb"), *build_vector_assets("duckdb")]
+    assets = [
+        *build_ingestion_assets("duckdb"),
+        *build_warehouse_assets("duckdb"),
+        *build_vector_assets("duckdb"),
+        *build_lexical_assets("duckdb"),
+    ]
     defs = dg.Definitions(assets=assets, jobs=[*build_land_jobs(), data_pipeline_job], resources=resources)
     resources["embedder"].embed(warmup_texts())  # model loaded and warm, outside the measurement
     time.sleep(max(0.0, start_at - time.time()))  # scale-out: parallel children start their first runs together
@@ -124,7 +133,7 @@ def run_pipeline(
             started, started_at = time.perf_counter(), time.time()
             if profiler:
                 profiler.enable()
-            result = land_everything(defs, instance, skip_unchanged=skip_unchanged)
+            result = land_everything(defs, instance, skip_unchanged=not launch_all)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(profile)
@@ -192,10 +201,10 @@ def child(argv: Sequence[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--stock", action="store_true")
-    parser.add_argument("--skip-unchanged", action="store_true")
+    parser.add_argument("--all", action="store_true")
     args = parser.parse_args(argv)
     if args.mode == "pipeline":
-        result = run_pipeline(args.data, args.samples, args.profile, args.start_at, args.skip_unchanged)
+        result = run_pipeline(args.data, args.samples, args.profile, args.start_at, args.all)
     else:
         result = run_bare(args.data / "warehouse.duckdb", args.batch_size, args.stock)
     print(RESULT_PREFIX + json.dumps(result), flush=True)
@@ -318,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
     parser.add_argument("--scale-out", action="store_true", help="only: 2 independent pipelines at once vs 1 by 1")
     parser.add_argument(
-        "--skip-unchanged", action="store_true", help="land with skip_unchanged: an idle re-run launches nothing"
+        "--all", action="store_true", help="launch every land job and data_pipeline even when nothing changed"
     )
     args = parser.parse_args(argv)
     docs, reps = (SMOKE_DOCS, 1) if args.smoke else (args.docs, max(1, args.reps))
@@ -345,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(reps):
             data = tmp / f"data-{rep}"
             profile = ["--profile", str(args.profile.resolve())] if args.profile and rep == 0 else []
-            skip = ["--skip-unchanged"] if args.skip_unchanged else []
-            pipelines.append(spawn(["pipeline", "--data", str(data), "--samples", str(samples), *profile, *skip]))
+            launch_all = ["--all"] if args.all else []
+            pipelines.append(spawn(["pipeline", "--data", str(data), "--samples", str(samples), *profile, *launch_all]))
             p = pipelines[-1]
             print(
                 f"pipeline rep {rep}: first {p['first']['seconds']:.2f}s, re-run {p['rerun']['seconds']:.2f}s, "

@@ -115,6 +115,11 @@ class LexicalStore(dg.ConfigurableResource):
     def count(self) -> int:  # pragma: no cover - interface
         raise NotImplementedError
 
+    @property
+    def location(self) -> str:  # pragma: no cover - interface
+        """Where the index lives (no secret): another location is another, possibly empty, store."""
+        raise NotImplementedError
+
     def describe(self) -> dict[str, Any]:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -240,6 +245,10 @@ class LocalLexicalStore(LexicalStore):
     def count(self) -> int:
         folder = self._current()
         return 0 if folder is None else len(json.loads((folder / IDS_FILE).read_text()))
+
+    @property
+    def location(self) -> str:
+        return str(self._root().resolve())
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "bm25s", "directory": self.directory, "count": self.count()}

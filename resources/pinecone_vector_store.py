@@ -372,6 +372,10 @@ class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
                     found[vid] = lexical_from_pinecone(dict(vector.metadata or {}))
         return found
 
+    @property
+    def location(self) -> str:
+        return f"{self._host}/{self.namespace}"
+
     def describe(self) -> dict[str, Any]:
         stats = self._stats()
         return {

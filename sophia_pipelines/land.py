@@ -4,21 +4,26 @@
 2. Land each stream in ONE run of its `land_<stream>` job over all its partitions (a partition range; source runs
    already landed are skipped by fingerprint, without downloading them). A stream with no partition yet gets one
    run without a partition, which lands nothing and says so.
-3. Run `data_pipeline` (documents, chunks, vectors and their checks).
+3. Run `data_pipeline` (documents, chunks, vectors, the lexical index and their checks).
 
 Runs go to the instance in $DAGSTER_HOME, so they show in `dg dev`; the sensors do steps 1-2 one source run at a time.
 
-With `--skip-unchanged`, a stream whose listing (every source run's key and content fingerprint) is the one its
-latest land run succeeded with is not launched again, and `data_pipeline` is not launched when no stream was and
-its latest run succeeded after every stream's latest land run: an idle pass is a few listing calls and instance
-queries. Listings without fingerprints (the production APIs) always land, as without the flag. Changes that are
-not in the listing (chunker or embedding settings) need a pass without the flag.
+Nothing is launched that has nothing to do (`--all` launches every land job and `data_pipeline` anyway): a stream
+whose listing (every source run's key and content fingerprint, tagged `sophia/listing` on its land runs) is the one
+its latest land run succeeded with is not landed again, and `data_pipeline` is not launched when no stream was, its
+latest run succeeded after every stream's latest land run, and that run was tagged `sophia/pipeline-settings` with
+the current digest of the settings its stages redo work for (`pipeline_settings_digest`: the chunker, the
+embedder's model id, the lexical store's location). An idle pass is a few listing calls and instance queries.
+Listings without fingerprints (the production APIs) always land. The skip trusts the instance's run history to
+describe the data: after deleting or moving the warehouse, or emptying the lexical store in place, under the same
+$DAGSTER_HOME, pass `--all`.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,14 +32,16 @@ from typing import Any
 import dagster as dg
 
 from resources.payloads import BatchRef, PayloadSource, SourceError
-from resources.registry import resolve
+from resources.registry import resolve_all
 from sophia_pipelines.jobs import data_pipeline_job
 from sophia_pipelines.partitions import invalid_key_reason, range_tags
 from sophia_pipelines.run_health import end_dead_runs
+from sophia_pipelines.stages.chunks import chunker_key
 from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams
 
 LIST_PAGE_SIZE = 1000
 LISTING_TAG = "sophia/listing"  # digest of the listing a land-everything run landed (see `listing_digest`)
+SETTINGS_TAG = "sophia/pipeline-settings"  # digest of the settings a data_pipeline run ran with (see below)
 
 
 @dataclass
@@ -142,19 +149,42 @@ def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str |
     )
 
 
+def pipeline_settings_digest(defs: dg.Definitions, instance: dg.DagsterInstance | None = None) -> str:
+    """A digest of the settings `data_pipeline`'s stages redo work for when they change, besides new raw rows.
+
+    The chunker (documents chunked with other parameters are re-chunked), the embedder's model id (the vector
+    ledger is keyed by it) and the lexical store's location (an empty store with a non-empty ledger is refilled).
+    Nothing else does work on its own: the vector store is diffed through the warehouse ledger, BM25's parameters
+    are constants, the batch size and the reject-rate threshold change no row. `instance`: the one to resolve the
+    resources against (None: an ephemeral one).
+    """
+    res = resolve_all(
+        {key: defs.resources[key] for key in ("pipeline", "embedder", "lexical_store")},
+        instance or dg.DagsterInstance.ephemeral(),
+    )
+    pipeline = res["pipeline"]
+    settings = {
+        "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
+        "model_id": res["embedder"].model_id,
+        "lexical_store": res["lexical_store"].location,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
 def land_sources(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     streams: Sequence[StreamSpec] = STREAMS,
     run_config: Mapping[str, Any] | None = None,
-    skip_unchanged: bool = False,
+    skip_unchanged: bool = True,
 ) -> LandResult:
     """Register every current source run, then land each stream's partitions in one run (steps 1 and 2).
 
-    `skip_unchanged`: streams whose listing is the one their latest land run succeeded with are not launched.
+    `skip_unchanged`: streams whose listing is the one their latest land run succeeded with are not launched
+    (False: every stream is).
     """
     streams = check_streams(streams)
-    sources = {system: resolve(defs.resources[system]) for system in dict.fromkeys(s.system for s in streams)}
+    sources = resolve_all({s.system: defs.resources[s.system] for s in streams}, instance)
     result = LandResult()
     register_source_runs(instance, streams, sources, result)
     for stream in streams:
@@ -171,10 +201,16 @@ def land_sources(
     return result
 
 
-def downstream_current(instance: dg.DagsterInstance, streams: Sequence[StreamSpec]) -> bool:
-    """Whether the latest `data_pipeline` run succeeded and started after every stream's latest land run ended."""
+def downstream_current(instance: dg.DagsterInstance, streams: Sequence[StreamSpec], settings: str) -> bool:
+    """Whether the latest `data_pipeline` run succeeded with the settings digest `settings` and started after every
+    stream's latest land run ended."""
     last = latest_run(instance, data_pipeline_job.name)
-    if last is None or last.dagster_run.status != dg.DagsterRunStatus.SUCCESS or last.start_time is None:
+    if (
+        last is None
+        or last.dagster_run.status != dg.DagsterRunStatus.SUCCESS
+        or last.dagster_run.tags.get(SETTINGS_TAG) != settings
+        or last.start_time is None
+    ):
         return False
     for stream in streams:
         land = latest_run(instance, stream.land_job_name)
@@ -188,20 +224,26 @@ def land_everything(
     instance: dg.DagsterInstance,
     streams: Sequence[StreamSpec] = STREAMS,
     run_config: Mapping[str, Any] | None = None,
-    skip_unchanged: bool = False,
+    skip_unchanged: bool = True,
 ) -> LandResult:
     """Register, land every stream's partitions (one run each), then bring documents, chunks and vectors up to date.
 
     Runs do not raise; `LandResult.success` says whether every listing and run succeeded. `data_pipeline` runs
     even after a failed land run, so what did land goes all the way to the vectors. `skip_unchanged`: see the
-    module docstring (an unchanged stream is not landed again; nothing landed and downstream current: no run).
+    module docstring (an unchanged stream is not landed again; nothing landed and downstream current with the same
+    settings: no run); False launches everything.
     """
     result = land_sources(defs, instance, streams, run_config, skip_unchanged)
-    if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams):
+    settings = pipeline_settings_digest(defs, instance)
+    if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams, settings):
         result.skipped.append(data_pipeline_job.name)
         return result
     downstream = defs.resolve_job_def(data_pipeline_job.name)
-    result.runs.append(downstream.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False))
+    result.runs.append(
+        downstream.execute_in_process(
+            instance=instance, tags={SETTINGS_TAG: settings}, run_config=run_config, raise_on_error=False
+        )
+    )
     return result
 
 
@@ -211,14 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-level", default="WARNING", help="Dagster console log level of the runs")
     parser.add_argument(
-        "--skip-unchanged", action="store_true", help="launch no run for streams whose listing has not changed"
+        "--all",
+        action="store_true",
+        help="launch every land job and data_pipeline even when nothing changed",
     )
     args = parser.parse_args(argv)
     instance = dg.DagsterInstance.get()
     for run_id in end_dead_runs(instance):  # no daemon here: a killed earlier run must not hold the data-plane pool
         print(f"Marked run {run_id} failed: its process is gone.", flush=True)
     result = land_everything(
-        load_platform(), instance, run_config=console_log_level(args.log_level), skip_unchanged=args.skip_unchanged
+        load_platform(), instance, run_config=console_log_level(args.log_level), skip_unchanged=not args.all
     )
     print(summary(result))
     return 0 if result.success else 1

@@ -47,8 +47,9 @@ class DataPlane:
         )
 
     def materialize(self, instance: dg.DagsterInstance | None = None) -> LandResult:
-        """Land everything and bring downstream up to date (the demo's path); raises if anything failed."""
-        result = land_everything(self.definitions(), instance or self.instance, self.streams)
+        """Land everything and bring downstream up to date (the demo's path, every job launched so that each pass's
+        metadata is complete: `--all`); raises if anything failed."""
+        result = land_everything(self.definitions(), instance or self.instance, self.streams, skip_unchanged=False)
         if not result.success:
             raise AssertionError("landing failed: " + "; ".join(result.failures()))
         return result

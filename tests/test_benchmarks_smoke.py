@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("raw_apify_website_content", "raw_tavily_search", "documents", "chunks", "chunk_vectors")
+STAGES = (
+    "raw_apify_website_content",
+    "raw_tavily_search",
+    "documents",
+    "chunks",
+    "chunk_vectors",
+    "chunk_lexical_index",
+)
 
 
 def run_script(script: str, *args: str) -> str:
@@ -30,7 +37,8 @@ def run_script(script: str, *args: str) -> str:
 
 
 def test_pipeline_throughput_smoke_reports_every_ratio_and_stage(tmp_path: Path) -> None:
-    out = run_script("pipeline_throughput.py", "--json", str(tmp_path / "summary.json"))
+    # --all: the re-run launches every job again, so its metadata shows that nothing was redone.
+    out = run_script("pipeline_throughput.py", "--all", "--json", str(tmp_path / "summary.json"))
     for name in ("first_run_over_bare", "embed_stage_over_bare", "rerun_over_first_run", *STAGES, "peak RSS"):
         assert name in out
     result = json.loads((tmp_path / "summary.json").read_text())
@@ -40,7 +48,15 @@ def test_pipeline_throughput_smoke_reports_every_ratio_and_stage(tmp_path: Path)
     assert result["bares"][0]["chunks"] == summary["chunks"]  # the bare model embeds exactly the pipeline's chunks
     rerun = pipeline["rerun"]["metadata"]
     assert rerun["chunk_vectors"]["chunks_embedded"] == 0 and rerun["documents"]["rows_inserted"] == 0
+    assert rerun["chunk_lexical_index"]["chunks_indexed"] == 0
     assert all(pipeline["first"]["steps"][s]["peak_rss_mb"] > 0 for s in STAGES)
+
+
+def test_pipeline_throughput_smoke_by_default_measures_an_idle_re_run_that_launches_nothing(tmp_path: Path) -> None:
+    run_script("pipeline_throughput.py", "--json", str(tmp_path / "summary.json"))
+    (pipeline,) = json.loads((tmp_path / "summary.json").read_text())["pipelines"]
+    assert set(STAGES) <= set(pipeline["first"]["steps"])
+    assert pipeline["rerun"]["steps"] == {} and pipeline["rerun"]["metadata"] == {}
 
 
 def test_raw_vs_dlt_smoke_lands_the_same_files_both_ways(tmp_path: Path) -> None:
