@@ -1,9 +1,6 @@
-"""BM25 over chunk tokens, by the `bm25s` library: tokenizing, fitting, saving/loading and sparse vectors.
-
-Tokens are lowercased words with English stopwords removed and Snowball-stemmed (PyStemmer), so "GPUs" finds
-"GPU": bm25s's tokenizer's rules, vectorized with Arrow (`token_lists`) for chunks and queries alike. A chunk's
-tokens come from its title and text, which lets an exact-title query hit every chunk of the page.
-The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
+"""BM25 over chunk tokens (`resources/tokenizer.py`), by the `bm25s` library: fitting, saving/loading and
+sparse vectors. A chunk's tokens come from its title and text, which lets an exact-title query hit every chunk of
+the page. The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
 fitting is a rebuild from the stored per-chunk tokens, which the lexical stage keeps incrementally.
 
 For Pinecone, a chunk's sparse vector is its row of that matrix with each token hashed to a stable 32-bit
@@ -14,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import chain
 from pathlib import Path
 
@@ -30,97 +25,6 @@ from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
 BM25_PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene"}
 IDS_FILE = "chunk_ids.json"
-
-
-@cache
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-WORD_SEPARATORS = r"[^\p{L}\p{N}_]+"  # what is not a word character: bm25s's `\b\w\w+\b` pattern, in RE2
-
-
-def _strings(values: Sequence[str | None] | pa.Array) -> pa.Array:
-    """`values` as an Arrow `string` array (pandas' Arrow-backed columns arrive as `large_string`)."""
-    return values.cast(pa.string()) if isinstance(values, pa.Array) else pa.array(list(values), pa.string())
-
-
-def token_lists(texts: Sequence[str] | pa.Array) -> pa.ListArray:
-    """Per text, its stemmed, lowercased, stopword-free word tokens, vectorized by Arrow.
-
-    The rules are bm25s's tokenizer's (`bm25s.tokenize` with English stopwords and the Snowball stemmer): words of
-    two or more letters, digits or underscores, lowercased, stopwords dropped, then stemmed; each distinct word is
-    stemmed once per process. One tokenizer for chunks and queries, so both sides always agree.
-    """
-    array = _strings(texts)
-    lists = pc.split_pattern_regex(pc.utf8_lower(array.fill_null("")), WORD_SEPARATORS)
-    words, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
-    keep = pc.and_(pc.greater_equal(pc.utf8_length(words), 2), pc.invert(pc.is_in(words, value_set=_stopwords())))
-    encoded = words.filter(keep).dictionary_encode()
-    stemmed = pa.array(stems(encoded.dictionary.to_pylist()), pa.string()).take(encoded.indices)
-    counts = np.bincount(parents.filter(keep).to_numpy(), minlength=len(array))
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), stemmed)
-
-
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Per text, its tokens (`token_lists` as Python lists)."""
-    return token_lists(texts).to_pylist() if len(texts) else []
-
-
-def text_tokens(text: str) -> list[str]:
-    """One text's tokens (a query, a title)."""
-    return tokenize([text])[0]
-
-
-TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern: for finding words in a snippet
-
-
-def stem_words(words: Sequence[str]) -> list[str]:
-    """Each word as `tokenize` would spell it (lowercased, stemmed), stopwords kept: for matching words in text."""
-    return stems([w.lower() for w in words])
-
-
-@cache
-def _stopwords() -> pa.Array:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return pa.array(sorted(STOPWORDS_EN), pa.string())
-
-
-_STEMS: dict[str, str] = {}  # word -> stem, shared by every call in the process (bounded by MAX_CACHED_STEMS)
-MAX_CACHED_STEMS = 1_000_000
-
-
-def stems(words: Sequence[str]) -> list[str]:
-    """The Snowball stem of each (lowercased) word; each distinct word is stemmed once per process."""
-    cache_ = _STEMS
-    new = [w for w in dict.fromkeys(words) if w not in cache_]
-    if new:
-        if len(cache_) + len(new) > MAX_CACHED_STEMS:
-            cache_.clear()
-        cache_.update(zip(new, _stemmer().stemWords(new), strict=True))
-        if any(w not in cache_ for w in words):  # cleared above with more new words than it holds
-            return _stemmer().stemWords(list(words))
-    return [cache_[w] for w in words]
-
-
-def chunk_texts(titles: Sequence[str | None] | pa.Array, texts: Sequence[str] | pa.Array) -> pa.Array:
-    """What a chunk is indexed under: its document's title, a line break, then its text."""
-    titles, texts = _strings(titles), _strings(texts)
-    return pc.binary_join_element_wise(titles.fill_null(""), texts.fill_null(""), "\n")
-
-
-def chunk_tokens(title: str | None, text: str) -> list[str]:
-    """The tokens a chunk is indexed under (its title, then its text)."""
-    return text_tokens(f"{title or ''}\n{text}")
-
-
-def joined_tokens(lists: pa.ListArray) -> pa.Array:
-    """Each token list as one space-separated string (how the lexical ledger stores a chunk's tokens)."""
-    return pc.binary_join(lists, " ")
 
 
 def term_index(token: str) -> int:

@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Literal, TextIO
 
-from resources.bm25_index import text_tokens, tokenize
 from resources.embeddings import Embedder, EmbeddingError
 from resources.lexical_store import LexicalStore, epoch_seconds
+from resources.tokenizer import text_tokens, tokenize
 from resources.vector_store import VectorMatch, VectorStore, VectorStoreError
 from sophia_pipelines.retrieval.collapse import ChunkHit, CollapsedHit, collapse
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion, title_ranking

@@ -14,8 +14,9 @@ import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from resources.bm25_index import LexicalIndex, tokenize
+from resources.bm25_index import LexicalIndex
 from resources.lexical_store import LocalLexicalStore
+from resources.tokenizer import tokenize
 from resources.warehouse import DuckDBWarehouse
 from sophia_pipelines.domain.tables import DOCUMENTS
 from sophia_pipelines.stages.chunks import rechunk_changed

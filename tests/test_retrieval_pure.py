@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from resources.bm25_index import LexicalIndex, chunk_tokens, query_sparse, tokenize
+from resources.bm25_index import LexicalIndex, query_sparse
+from resources.tokenizer import chunk_tokens, tokenize
 from sophia_pipelines.retrieval.collapse import ChunkHit, collapse, content_key, url_key
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion
 from sophia_pipelines.retrieval.phrases import phrase_ranking, word_pairs

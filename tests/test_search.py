@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from resources.bm25_index import LexicalIndex, chunk_tokens
+from resources.bm25_index import LexicalIndex
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
 from resources.lexical_store import LexicalRecord, LocalLexicalStore, records_table
+from resources.tokenizer import chunk_tokens
 from sophia_pipelines.domain.chunking import chunk_document
 from sophia_pipelines.retrieval.settings import SearchSettings
 from sophia_pipelines.retrieval.snippets import MARK

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from resources.bm25_index import text_tokens
 from resources.embeddings import l2_normalize
 from resources.pinecone_vector_store import PermanentVectorStoreError, PineconeLexicalStore, PineconeVectorStore
+from resources.tokenizer import text_tokens
 from resources.warehouse import DuckDBWarehouse
 from sophia_pipelines.search import hybrid_search
 from sophia_pipelines.stages.lexical import sync_lexical

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from resources.bm25_index import TOKEN_PATTERN, stem_words
+from resources.tokenizer import TOKEN_PATTERN, stem_words
 
 MARK = "**"
 

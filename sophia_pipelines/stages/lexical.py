@@ -20,8 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resources.bm25_index import LexicalIndex, chunk_texts, joined_tokens, token_lists
+from resources.bm25_index import LexicalIndex
 from resources.lexical_store import LEXICAL_RECORDS, LexicalStore, cut_records
+from resources.tokenizer import chunk_texts, joined_tokens, token_lists
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, LEXICAL_LEDGER
 
