@@ -9,14 +9,14 @@
 Runs go to the instance in $DAGSTER_HOME, so they show in `dg dev`; the sensors do steps 1-2 one source run at a time.
 
 Nothing is launched that has nothing to do (`--all` launches every land job and `data_pipeline` anyway): a stream
-whose listing (every source run's key and content fingerprint, tagged `sophia/listing` on its land runs) is the one
-its latest land run succeeded with is not landed again, and `data_pipeline` is not launched when no stream was, its
-latest run succeeded after every stream's latest land run, and that run was tagged `sophia/pipeline-settings` with
-the current digest of the settings its stages redo work for (`pipeline_settings_digest`: the chunker, the
-embedder's model id, the lexical store's location). An idle pass is a few listing calls and instance queries.
-Listings without fingerprints (the production APIs) always land. The skip trusts the instance's run history to
-describe the data: after deleting or moving the warehouse, or emptying the lexical store in place, under the same
-$DAGSTER_HOME, pass `--all`.
+whose listing (every source run's key and content fingerprint, and the warehouse's identity, tagged `sophia/listing`
+on its land runs) is the one its latest land run succeeded with is not landed again, and `data_pipeline` is not
+launched when no stream was, its latest run succeeded after every stream's latest land run, and that run was tagged
+`sophia/pipeline-settings` with the current digest of the settings its stages redo work for
+(`pipeline_settings_digest`: the warehouse's identity, the chunker, the embedder's model id, the lexical store's
+location). An idle pass is a few listing calls and instance queries. Listings without fingerprints (the production
+APIs) always land. A wiped or new warehouse gets a new identity (`warehouse_identity`), so its first pass lands
+everything again; a vector or lexical store emptied in place (same location) needs `--all`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,19 @@ import argparse
 import hashlib
 import json
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from resources.payloads import BatchRef, PayloadSource, SourceError
 from resources.registry import resolve_all
+from resources.warehouse import Warehouse
+from sophia_pipelines.domain.tables import WAREHOUSE_IDENTITY
 from sophia_pipelines.jobs import data_pipeline_job
 from sophia_pipelines.partitions import invalid_key_reason, range_tags
 from sophia_pipelines.run_health import end_dead_runs
@@ -98,11 +103,27 @@ def list_all(source: PayloadSource, stream: StreamSpec, page_size: int = LIST_PA
     return [r.key for r in list_refs(source, stream, page_size)]
 
 
-def listing_digest(refs: Sequence[BatchRef]) -> str | None:
-    """A digest of every listed source run's key and content fingerprint; None when a fingerprint is unknown."""
+def warehouse_identity(warehouse: Warehouse) -> str:
+    """The random id the warehouse was given on its first land pass (given now if it has none).
+
+    Part of every skip digest: runs recorded against a warehouse that was since wiped or replaced (same Dagster
+    instance, e.g. after `rm -rf .sophia`) do not match the new one, so its first pass lands everything again.
+    """
+    with warehouse.session() as s:
+        s.ensure_table(WAREHOUSE_IDENTITY)
+        found = s.scalar("SELECT identity FROM warehouse_identity ORDER BY created_at, identity LIMIT 1")
+        if found is None:
+            found = uuid.uuid4().hex
+            s.insert(WAREHOUSE_IDENTITY, pd.DataFrame({"identity": [found], "created_at": [datetime.now(UTC)]}))
+    return str(found)
+
+
+def listing_digest(refs: Sequence[BatchRef], warehouse_id: str = "") -> str | None:
+    """A digest of every listed source run's key and content fingerprint, landed into the warehouse `warehouse_id`;
+    None when a fingerprint is unknown."""
     if any(r.fingerprint is None for r in refs):
         return None
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"{warehouse_id}\n".encode())
     for ref in sorted(refs, key=lambda r: r.key):
         digest.update(f"{ref.key}\0{ref.fingerprint}\n".encode())
     return digest.hexdigest()
@@ -113,8 +134,10 @@ def register_source_runs(
     streams: Sequence[StreamSpec],
     sources: Mapping[str, PayloadSource],
     result: LandResult,
+    warehouse_id: str = "",
 ) -> None:
-    """Add every listed source run that is not a partition yet (counted in `result.registered`)."""
+    """Add every listed source run that is not a partition yet (counted in `result.registered`); each stream's
+    listing digest (for the warehouse `warehouse_id`) goes in `result.listings`."""
     for stream in streams:
         try:
             refs = list_refs(sources[stream.system], stream)
@@ -122,7 +145,7 @@ def register_source_runs(
             result.errors.append(f"{stream.source}: listing failed: {exc}")
             continue
         keys = [r.key for r in refs]
-        result.listings[stream.source] = listing_digest(refs)
+        result.listings[stream.source] = listing_digest(refs, warehouse_id)
         invalid = {key: reason for key in keys if (reason := invalid_key_reason(key))}
         result.warnings += [f"{stream.source}: source run {k!r} skipped: {why}" for k, why in invalid.items()]
         existing = set(instance.get_dynamic_partitions(stream.partitions_name))
@@ -152,23 +175,29 @@ def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str |
 def pipeline_settings_digest(defs: dg.Definitions, instance: dg.DagsterInstance | None = None) -> str:
     """A digest of the settings `data_pipeline`'s stages redo work for when they change, besides new raw rows.
 
-    The chunker (documents chunked with other parameters are re-chunked), the embedder's model id (the vector
-    ledger is keyed by it) and the lexical store's location (an empty store with a non-empty ledger is refilled).
+    The warehouse's identity (a wiped or new warehouse is filled again), the chunker (documents chunked with other
+    parameters are re-chunked), the embedder's model id (the vector ledger is keyed by it) and the lexical store's
+    location (an empty store with a non-empty ledger is refilled).
     Nothing else does work on its own: the vector store is diffed through the warehouse ledger, BM25's parameters
     are constants, the batch size and the reject-rate threshold change no row. `instance`: the one to resolve the
     resources against (None: an ephemeral one).
     """
     res = resolve_all(
-        {key: defs.resources[key] for key in ("pipeline", "embedder", "lexical_store")},
+        {key: defs.resources[key] for key in ("pipeline", "embedder", "lexical_store", "warehouse")},
         instance or dg.DagsterInstance.ephemeral(),
     )
     pipeline = res["pipeline"]
     settings = {
+        "warehouse": warehouse_identity(res["warehouse"]),
         "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
         "model_id": res["embedder"].model_id,
         "lexical_store": res["lexical_store"].location,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _warehouse(defs: dg.Definitions) -> dict[str, Any]:
+    return {"warehouse": defs.resources["warehouse"]}
 
 
 def land_sources(
@@ -184,9 +213,9 @@ def land_sources(
     (False: every stream is).
     """
     streams = check_streams(streams)
-    sources = resolve_all({s.system: defs.resources[s.system] for s in streams}, instance)
+    resources = resolve_all({**{s.system: defs.resources[s.system] for s in streams}, **_warehouse(defs)}, instance)
     result = LandResult()
-    register_source_runs(instance, streams, sources, result)
+    register_source_runs(instance, streams, resources, result, warehouse_identity(resources["warehouse"]))
     for stream in streams:
         digest = result.listings.get(stream.source)
         if skip_unchanged and listing_unchanged(instance, stream.land_job_name, digest):

@@ -3,6 +3,7 @@ a setting its stages redo work for changed (tagged digest), and launches everyth
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -89,3 +90,16 @@ def test_the_settings_digest_follows_exactly_the_settings_that_cause_work(tmp_pa
     assert land.pipeline_settings_digest(plane.definitions()) == digest
     plane.resources["embedder"] = WordLlamaEmbedder(dimension=64)
     assert land.pipeline_settings_digest(plane.definitions()) != digest
+
+
+def test_a_wiped_warehouse_is_filled_again_by_the_next_default_pass(
+    plane: DataPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = latest_metadata(plane, "documents")["dagster/row_count"]
+    for path in plane.root.iterdir():  # the demo's `rm -rf .sophia`: every store, same Dagster instance
+        if path.name != "dagster_home":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    every = Counter([*(s.land_job_name for s in plane.streams), data_pipeline_job.name])
+    assert cli(plane, monkeypatch) == every
+    assert latest_metadata(plane, "documents")["dagster/row_count"] == documents > 0
+    assert cli(plane, monkeypatch) == Counter()

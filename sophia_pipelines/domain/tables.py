@@ -125,5 +125,13 @@ LEXICAL_LEDGER = TableSpec(
     key=("chunk_id",),
 )
 
+# One row: a random id a warehouse is given on its first land pass. Land runs are tagged with it, so a wiped or new
+# warehouse (new id) is never taken for one that already holds what those runs landed (`sophia_pipelines/land.py`).
+WAREHOUSE_IDENTITY = TableSpec(
+    name="warehouse_identity",
+    columns=(Column("identity", "text", nullable=False), Column("created_at", "timestamp", nullable=False)),
+    key=("identity",),
+)
+
 # The tables every data plane has, whatever its streams (with the raw tables: `streams.all_tables`).
 SHARED_TABLES = (RAW_BATCHES, RAW_FILE_QUARANTINE, DOCUMENTS, DOCUMENT_REJECTS, CHUNKS, VECTOR_LEDGER)
