@@ -192,9 +192,68 @@ def run_bare(warehouse_file: Path, batch_size: int, stock: bool) -> dict[str, An
     }
 
 
+def run_floor(samples: Path, batch_size: int) -> dict[str, Any]:
+    """The work every first run must do besides embedding, timed alone in one process with no warehouse, no
+    Dagster and no writes: read and parse the payload files, normalize, chunk, tokenize for BM25; then the bare
+    embedder on the same chunks (wall and CPU seconds: how many cores the model itself keeps busy)."""
+    import pyarrow as pa
+
+    from resources.registry import local_resources
+    from resources.tokenizer import chunk_texts, token_lists
+    from sophia_pipelines.domain.chunking import chunk_document
+    from sophia_pipelines.domain.normalize import normalize_records
+    from tools.sample_factory import load_sample_records
+
+    embedder = local_resources(samples.parent / "floor-data", samples)["embedder"]
+    embedder.embed(warmup_texts())
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, work: Any) -> Any:
+        t0 = time.perf_counter()
+        out = work()
+        seconds[name] = time.perf_counter() - t0
+        return out
+
+    records = timed("read_and_parse", lambda: load_sample_records(samples))
+    documents = timed("normalize", lambda: normalize_records(records).documents)
+    chunks = timed("chunk", lambda: [(d, c) for d in documents for c in chunk_document(d.document_id, d.text)])
+    titles = pa.array([d.title for d, _ in chunks], pa.string())
+    texts = [c.text for _, c in chunks]
+    timed("tokenize", lambda: token_lists(chunk_texts(titles, pa.array(texts, pa.string()))))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for start in range(0, len(texts), batch_size):
+        embedder.embed(texts[start : start + batch_size])
+    embed_wall, embed_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {
+        "records": len(records),
+        "documents": len(documents),
+        "chunks": len(texts),
+        "seconds": seconds,
+        "embed_seconds": embed_wall,
+        "embed_cpu_seconds": embed_cpu,
+    }
+
+
+def floor_report(floor: dict[str, Any]) -> dict[str, float]:
+    """What the floor says about first run / bare model: no pipeline that does this work in sequence can go below
+    1 + (work besides embedding) / embedding."""
+    rest = sum(floor["seconds"].values())
+    ratio = 1 + rest / floor["embed_seconds"]
+    print(
+        f"\nfloor ({floor['documents']:,} documents, {floor['chunks']:,} chunks; in one process, no I/O but the "
+        f"payload files):"
+    )
+    for name, secs in floor["seconds"].items():
+        print(f"  {name:<16}{secs:>8.2f} s")
+    print(f"  {'embed (bare)':<16}{floor['embed_seconds']:>8.2f} s wall, {floor['embed_cpu_seconds']:.2f} s CPU")
+    target = TARGETS["first_run_over_bare"]
+    print(f"  => first run / bare model cannot be below {ratio:.2f} in sequence (target {target})")
+    return {"floor_first_run_over_bare": ratio, "embed_cores": floor["embed_cpu_seconds"] / floor["embed_seconds"]}
+
+
 def child(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["pipeline", "bare"])
+    parser.add_argument("mode", choices=["pipeline", "bare", "floor"])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--samples", type=Path)
     parser.add_argument("--profile", type=Path)
@@ -205,6 +264,8 @@ def child(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.mode == "pipeline":
         result = run_pipeline(args.data, args.samples, args.profile, args.start_at, args.all)
+    elif args.mode == "floor":
+        result = run_floor(args.samples, args.batch_size)
     else:
         result = run_bare(args.data / "warehouse.duckdb", args.batch_size, args.stock)
     print(RESULT_PREFIX + json.dumps(result), flush=True)
@@ -326,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stock", action="store_true", help="also time wordllama's own (padded) embed")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
     parser.add_argument("--scale-out", action="store_true", help="only: 2 independent pipelines at once vs 1 by 1")
+    parser.add_argument("--floor", action="store_true", help="also time the non-embedding work alone (the floor)")
     parser.add_argument(
         "--all", action="store_true", help="launch every land job and data_pipeline even when nothing changed"
     )
@@ -367,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
             if rep:
                 shutil.rmtree(data, ignore_errors=True)
         summary = report(docs, pipelines, bares)
+        if args.floor:
+            floor = spawn(["floor", "--data", str(tmp / "floor"), "--samples", str(samples)])
+            summary["floor"] = floor_report(floor)
         if args.profile:
             print(f"\ncProfile of rep 0's first run ({args.profile}), top 15 by cumulative time:")
             pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(15)

@@ -53,10 +53,13 @@ def test_pipeline_throughput_smoke_reports_every_ratio_and_stage(tmp_path: Path)
 
 
 def test_pipeline_throughput_smoke_by_default_measures_an_idle_re_run_that_launches_nothing(tmp_path: Path) -> None:
-    run_script("pipeline_throughput.py", "--json", str(tmp_path / "summary.json"))
-    (pipeline,) = json.loads((tmp_path / "summary.json").read_text())["pipelines"]
+    out = run_script("pipeline_throughput.py", "--floor", "--json", str(tmp_path / "summary.json"))
+    result = json.loads((tmp_path / "summary.json").read_text())
+    (pipeline,) = result["pipelines"]
     assert set(STAGES) <= set(pipeline["first"]["steps"])
     assert pipeline["rerun"]["steps"] == {} and pipeline["rerun"]["metadata"] == {}
+    # --floor: the non-embedding work timed alone bounds first run / bare model from below
+    assert "cannot be below" in out and result["summary"]["floor"]["floor_first_run_over_bare"] > 1
 
 
 def test_raw_vs_dlt_smoke_lands_the_same_files_both_ways(tmp_path: Path) -> None:
