@@ -12,6 +12,8 @@ For each size, a corpus is generated once (tools.sample_factory; items ~ documen
   (dlt has no file fingerprints: it re-reads and re-merges everything). `--default-loader` adds dlt's default
   (insert_values) loader.
 
+Every load starts after `os.sync()`, so none pays in its fsyncs for the pages another step left dirty.
+
 Prints median (min-max) seconds and the ratios dlt / ours (target >= 3x with the parquet loader at 100k items).
 """
 
@@ -58,10 +60,17 @@ def sources(samples: Path) -> dict[str, SamplePayloadSource]:
     }
 
 
+def settle() -> None:
+    """Write back every dirty page first, so a load does not pay for the previous step's files (the generated
+    corpus, the other loader's output) in its own fsyncs."""
+    os.sync()
+
+
 def land_ours(samples: Path, data: Path) -> float:
     """Every stream landed once into `data`/warehouse.duckdb (a fresh or existing file); seconds."""
     warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(data / "warehouse.duckdb")))
     payloads = sources(samples)
+    settle()
     started = time.perf_counter()
     with warehouse.session() as session:
         for spec in STREAMS:
@@ -106,6 +115,7 @@ def land_dlt(samples: Path, data: Path, loader: str | None) -> float:
         destination=dlt.destinations.duckdb(str(data / "dlt.duckdb")),
         dataset_name="raw",
     )
+    settle()
     started = time.perf_counter()
     pipeline.run(resources, loader_file_format=loader)
     return time.perf_counter() - started

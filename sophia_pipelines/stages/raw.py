@@ -55,26 +55,35 @@ def payload_text(item: Any) -> str:
 
 
 def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
-    """Rows for the raw table (payload serialised as JSON text, key order kept)."""
-    rows: list[tuple] = []
+    """Rows for the raw table (payload serialised as JSON text, key order kept), built column by column."""
+    ids: list[str] = []
+    batch_ids: list[str] = []
+    indexes: list[int] = []
+    payloads: list[str] = []
+    hashes: list[str] = []
+    fetched: list[datetime] = []
     for batch in batches:
         for index, item in enumerate(batch.items):
             payload = payload_text(item)
-            rows.append(
-                (
-                    raw_record_id(source, batch.batch_id, index),
-                    source,
-                    batch.batch_id,
-                    index,
-                    payload,
-                    stable_payload_hash(source, item, payload),  # volatile fields excluded (domain/volatile.py)
-                    batch.fetched_at,
-                    None,
-                )
-            )
-    frame = pd.DataFrame(rows, columns=RAW_COLUMN_NAMES)
-    frame["normalized_hash"] = frame["normalized_hash"].astype("string")
-    return frame
+            ids.append(raw_record_id(source, batch.batch_id, index))
+            batch_ids.append(batch.batch_id)
+            indexes.append(index)
+            payloads.append(payload)
+            hashes.append(stable_payload_hash(source, item, payload))  # volatile fields excluded (domain/volatile.py)
+            fetched.append(batch.fetched_at)
+    frame = pd.DataFrame(
+        {
+            "record_id": ids,
+            "source": source,
+            "batch_id": batch_ids,
+            "item_index": pd.array(indexes, dtype="int64"),
+            "payload": payloads,
+            "payload_hash": hashes,
+            "fetched_at": fetched,
+            "normalized_hash": pd.array([None] * len(ids), dtype="string"),
+        }
+    )
+    return frame[RAW_COLUMN_NAMES]
 
 
 def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]:
