@@ -96,9 +96,11 @@ def tavily_responses(w: Writer, count: int, messy: bool) -> dict[str, Any]:
         answer = None
         if w.rng.random() < 0.5:
             answer = " ".join(fill(s, w.context()) for s in w.rng.sample(topic.sentences, 2))
-        slug = slugify(query)
-        while slug in files:
-            slug += "-again"
+        base = slug = slugify(query)
+        repeat = 1
+        while slug in files:  # the same query again (large corpora): numbered, so names stay short
+            repeat += 1
+            slug = f"{base}-{repeat}"
         files[slug] = {
             "query": query,
             "follow_up_questions": None,
