@@ -75,11 +75,10 @@ def chunk_texts(n: int) -> list[str]:
     return [f"chunk {i} about gpu pricing word{i % 97} topic{i % 13}" for i in range(n)]
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> DuckDBWarehouse:
-    """A warehouse holding CHUNK_COUNT chunks (chunk_id order = text order)."""
-    wh = DuckDBWarehouse(duckdb=DuckDBResource(database=str(tmp_path / "warehouse.duckdb")))
-    texts = chunk_texts(CHUNK_COUNT)
+def warehouse_with_chunks(database: Path, count: int) -> DuckDBWarehouse:
+    """A warehouse holding `count` chunks (chunk_id order = text order)."""
+    wh = DuckDBWarehouse(duckdb=DuckDBResource(database=str(database)))
+    texts = chunk_texts(count)
     frame = pd.DataFrame(
         {
             "chunk_id": [f"c{i:05d}" for i in range(len(texts))],
@@ -98,6 +97,12 @@ def warehouse(tmp_path: Path) -> DuckDBWarehouse:
         s.ensure_tables([CHUNKS])
         s.merge(CHUNKS, frame, compare=["content_hash"])
     return wh
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> DuckDBWarehouse:
+    """A warehouse holding CHUNK_COUNT chunks."""
+    return warehouse_with_chunks(tmp_path / "warehouse.duckdb", CHUNK_COUNT)
 
 
 @pytest.fixture
@@ -227,3 +232,11 @@ def test_pending_chunks_are_read_one_page_per_batch(warehouse: DuckDBWarehouse, 
     counting = CountingPageReads(warehouse)
     result = sync_vectors(counting, ScriptedEmbedder(), store, batch_size=1000)  # type: ignore[arg-type]
     assert counting.pages == [1000, 1000, 500] and result.chunks_embedded == CHUNK_COUNT
+
+
+def test_pages_of_ten_thousand_and_more_stay_pages(tmp_path: Path, store: DuckDBVectorStore) -> None:
+    # DuckDB 2.0.1 drops the LIMIT of a `LEFT JOIN ... IS NULL` anti-join from 10,000 up: the page query must not
+    # take that form, or one "page" holds every pending text.
+    counting = CountingPageReads(warehouse_with_chunks(tmp_path / "big.duckdb", 12_000))
+    result = sync_vectors(counting, ScriptedEmbedder(), store, batch_size=10_000)  # type: ignore[arg-type]
+    assert counting.pages == [10_000, 2_000] and result.chunks_embedded == 12_000

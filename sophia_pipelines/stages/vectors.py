@@ -25,16 +25,20 @@ from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
 
-# One page of pending chunks after a chunk_id (keyset paging): the top-N picks ids only (the join and sort carry no
-# texts, so they stay within DuckDB's memory_limit), then just those rows' texts are read. A single cursor
+# One page of pending chunks after a chunk_id (keyset paging): the top-N picks ids only (the anti-join and sort carry
+# no texts, so they stay within DuckDB's memory_limit), then just those rows' texts are read. A single cursor
 # `ORDER BY chunk_id` over all pending texts was materialized outside the memory_limit (1.49 GB peak at 118k).
+# NOT EXISTS, not `LEFT JOIN ... WHERE v.chunk_id IS NULL`: DuckDB 2.0.1 drops that form's LIMIT from 10,000 up
+# (every pending chunk in one "page"; tests/test_vectors_stage.py pins it).
 PENDING_CHUNKS_PAGE_SQL = """
 SELECT chunk_id, document_id, chunk_index, text, content_hash, source, url, title
 FROM chunks
 WHERE chunk_id IN (
     SELECT c.chunk_id FROM chunks c
-    LEFT JOIN vector_ledger v ON v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
-    WHERE v.chunk_id IS NULL AND c.chunk_id > ?
+    WHERE c.chunk_id > ? AND NOT EXISTS (
+        SELECT 1 FROM vector_ledger v
+        WHERE v.chunk_id = c.chunk_id AND v.content_hash = c.content_hash AND v.model_id = ?
+    )
     ORDER BY c.chunk_id
     LIMIT ?
 )
@@ -103,7 +107,7 @@ def pending_pages(warehouse: Warehouse, model_id: str, batch_size: int) -> Itera
     after = ""
     while True:
         with warehouse.session() as s:
-            page = s.query(PENDING_CHUNKS_PAGE_SQL, [model_id, after, batch_size])
+            page = s.query(PENDING_CHUNKS_PAGE_SQL, [after, model_id, batch_size])
         if page.empty:
             return
         yield page
