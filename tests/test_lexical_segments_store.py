@@ -23,7 +23,7 @@ from resources.lexical_store import (
     records_table,
 )
 from resources.warehouse import DuckDBWarehouse
-from sophia_pipelines.stages.lexical import pending_lexical, sync_lexical
+from sophia_pipelines.stages.lexical import ledger_stats, pending_lexical, sync_lexical
 from tests.test_lexical_stage import RecordingStore, chunk_ids, setup  # noqa: F401 - the fixture
 
 WORDS = [f"w{n}" for n in range(40)]
@@ -140,3 +140,29 @@ def test_stage_pages_become_segments_and_a_crash_keeps_finished_pages(
     assert len(store.segments()) == min(MAX_SEGMENTS, 1 + result.pages) and store.count() == total
     assert sync_lexical(warehouse, store, page_size=2).pages == 0 and len(store.writes) == result.pages
     assert store.fetch(chunk_ids(warehouse, "bread"))
+
+
+def test_ledger_stats_are_the_live_corpus_with_the_page_applied(
+    setup: tuple[DuckDBWarehouse, RecordingStore],  # noqa: F811
+) -> None:
+    warehouse, store = setup
+    sync_lexical(warehouse, store)
+    with warehouse.session() as s:
+        ledger = s.query("SELECT chunk_id, tokens FROM lexical_ledger ORDER BY chunk_id")
+    [bread] = chunk_ids(warehouse, "bread")
+    gone = ledger["chunk_id"].iat[0] if ledger["chunk_id"].iat[0] != bread else ledger["chunk_id"].iat[1]
+    page_tokens = pa.array([["sourdough", "rye", "rye"]], pa.list_(pa.string()))
+    stats_fn = ledger_stats(
+        warehouse, pa.array([gone], pa.string()), pa.array([bread], pa.string()), page_tokens, page_size=2
+    )
+    terms = pa.array(["sourdough", "rye", "gpu", "absent"], pa.string())
+    stats = stats_fn(terms)
+    docs = {
+        cid: (tokens.split(" ") if tokens else [])
+        for cid, tokens in zip(ledger["chunk_id"], ledger["tokens"], strict=True)
+    }
+    del docs[gone]
+    docs[bread] = ["sourdough", "rye", "rye"]
+    assert (stats.n_docs, stats.total_length) == (len(docs), sum(map(len, docs.values())))
+    assert stats.df == {t: sum(t in d for d in docs.values()) for t in terms.to_pylist()}
+    assert stats.df["rye"] == 1 and stats.df["gpu"] >= 3 and stats.df["absent"] == 0
