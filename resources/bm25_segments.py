@@ -119,35 +119,36 @@ class Segment:
         return cls(ids=ids, terms=terms, **arrays)
 
     def live_tokens(self, live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, term, tf) triples of the live rows, rows renumbered 0.. in order (for merging)."""
-        columns = np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(self.indptr))
+        """(row, term, tf) triples of the live rows (int32, int32, float32), rows renumbered 0.. in order."""
+        columns = np.repeat(np.arange(len(self.terms), dtype=np.int32), np.diff(self.indptr))
         keep = live[self.rows]
-        renumber = np.cumsum(live) - 1
+        renumber = (np.cumsum(live, dtype=np.int64) - 1).astype(np.int32)
         return renumber[self.rows[keep]], columns[keep], np.asarray(self.tf)[keep]
 
 
 def merge(segments: Sequence[Segment], lives: Sequence[np.ndarray]) -> Segment:
-    """One segment of the live rows of `segments`, in input order (tombstoned rows dropped)."""
+    """One segment of the live rows of `segments`, in input order (tombstoned rows dropped). Holds the inputs'
+    live postings about three times over (int32/float32 triples, then the CSC arrays)."""
     terms = pc.unique(pa.concat_arrays([s.terms for s in segments]))
     rows, cols, tfs, offset = [], [], [], 0
     for segment, live in zip(segments, lives, strict=True):
         r, c, tf = segment.live_tokens(live)
-        mapping = pc.index_in(segment.terms, value_set=terms).to_numpy().astype(np.int64)
-        rows.append(r + offset)
+        mapping = pc.index_in(segment.terms, value_set=terms).to_numpy().astype(np.int32)
+        rows.append(r + np.int32(offset))
         cols.append(mapping[c])
         tfs.append(tf)
         offset += int(live.sum())
-    matrix = sp.csc_matrix(
-        (np.concatenate(tfs), (np.concatenate(rows), np.concatenate(cols))), shape=(offset, len(terms))
-    )
-    matrix.sum_duplicates()
+    coo = sp.coo_matrix((np.concatenate(tfs), (np.concatenate(rows), np.concatenate(cols))), shape=(offset, len(terms)))
+    del rows, cols, tfs
+    matrix = coo.tocsc()  # (row, term) pairs are unique across live rows: nothing to sum
+    del coo
     return Segment(
         ids=pa.concat_arrays([s.ids.filter(pa.array(live)) for s, live in zip(segments, lives, strict=True)]),
         lengths=np.concatenate([np.asarray(s.lengths)[live] for s, live in zip(segments, lives, strict=True)]),
         terms=terms,
         indptr=matrix.indptr.astype(np.int64),
-        rows=matrix.indices.astype(np.int32),
-        tf=matrix.data.astype(np.float32),
+        rows=matrix.indices.astype(np.int32, copy=False),
+        tf=matrix.data.astype(np.float32, copy=False),
     )
 
 

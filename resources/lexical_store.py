@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,6 @@ from resources.bm25_segments import (
     SegmentedBM25,
     merge,
     read_arrow,
-    write_arrow,
 )
 from resources.vector_store import (
     SNIPPET_MAX_CHARS,
@@ -48,6 +47,7 @@ LEXICAL_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text"
 RECORDS_FILE = "records.arrow"  # a segment's LEXICAL_RECORDS rows, in its row order (Arrow IPC, memory-mapped)
 CURRENT_FILE = "CURRENT"  # names the live manifest, swapped atomically after a complete write
 SEGMENT_PREFIX, MANIFEST_PREFIX = "seg-", "manifest-"
+MERGE_RECORD_BATCH = 10_000  # records copied at a time when segments merge (bounds the texts a merge holds)
 
 # Corpus statistics for a write (N, total length and df of the given terms, as they are once the write lands), for
 # stores that weight chunks at write time (Pinecone); the local store scores at query time and never calls it.
@@ -195,6 +195,15 @@ _SEGMENTS: dict[str, _OpenSegment] = {}  # per segment folder (immutable), in th
 _VIEWS: dict[str, _View] = {}  # per store folder, in this process: the manifest last loaded
 
 
+def _live_records(opened: Sequence[_OpenSegment], lives: Sequence[np.ndarray]) -> Iterator[pa.Table]:
+    """The live rows' records of `opened`, in order, `MERGE_RECORD_BATCH` rows of input at a time (so a merge
+    never holds more than a batch of texts)."""
+    for segment, live in zip(opened, lives, strict=True):
+        for start in range(0, len(live), MERGE_RECORD_BATCH):
+            mask = pa.array(live[start : start + MERGE_RECORD_BATCH])
+            yield segment.records.slice(start, MERGE_RECORD_BATCH).filter(mask)
+
+
 def _live_mask(entry: SegmentEntry) -> np.ndarray:
     live = np.ones(entry.rows, dtype=bool)
     live[list(entry.deleted)] = False
@@ -244,12 +253,14 @@ class LocalLexicalStore(LexicalStore):
             _SEGMENTS[str(folder)] = cached
         return cached
 
-    def _new_segment(self, records: pa.Table, tokens: pa.ListArray | None, merged: Segment | None = None) -> str:
+    def _new_segment(self, segment: Segment, records: Iterable[pa.Table]) -> str:
+        """Save `segment` with its records (written batch by batch, in row order) in a new folder."""
         name = f"{SEGMENT_PREFIX}{uuid.uuid4().hex[:12]}"
         folder = self._root() / name
-        segment = merged if merged is not None else Segment.from_tokens(records.column("id").combine_chunks(), tokens)
         segment.save(folder)
-        write_arrow(records, folder / RECORDS_FILE)
+        with pa.OSFile(str(folder / RECORDS_FILE), "wb") as sink, pa.ipc.new_file(sink, LEXICAL_RECORDS) as writer:
+            for table in records:
+                writer.write_table(table.cast(LEXICAL_RECORDS))
         return name
 
     def write(
@@ -277,7 +288,8 @@ class LocalLexicalStore(LexicalStore):
             return 0
         for start in range(0, upserts.num_rows, MAX_SEGMENT_CHUNKS):
             page = upserts.slice(start, MAX_SEGMENT_CHUNKS)
-            kept.append(SegmentEntry(self._new_segment(page, tokens.slice(start, MAX_SEGMENT_CHUNKS)), page.num_rows))
+            segment = Segment.from_tokens(page.column("id").combine_chunks(), tokens.slice(start, MAX_SEGMENT_CHUNKS))
+            kept.append(SegmentEntry(self._new_segment(segment, [page]), page.num_rows))
         self._switch(self._compact(kept))
         return upserts.num_rows
 
@@ -290,10 +302,7 @@ class LocalLexicalStore(LexicalStore):
         opened = [self._open(e.name) for e in inputs]
         lives = [_live_mask(e) for e in inputs]
         merged = merge([o.segment for o in opened], lives)
-        records = pa.concat_tables(
-            [o.records.filter(pa.array(live)) for o, live in zip(opened, lives, strict=True)]
-        ).combine_chunks()
-        name = self._new_segment(records, None, merged)
+        name = self._new_segment(merged, _live_records(opened, lives))
         return [e for n, e in enumerate(entries) if n not in set(chosen)] + [SegmentEntry(name, len(merged))]
 
     def _switch(self, entries: list[SegmentEntry]) -> None:
