@@ -83,8 +83,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def build_and_update(database: str, store_dir: str, out: mp.Queue) -> None:
-    """In a fresh process: build the index, edit one document, update, query; results into `out`."""
+def build_and_update(database: str, store_dir: str, out: str) -> None:
+    """In a fresh process: build the index, edit one document, update, query; results (JSON) into `out`."""
     from dagster_duckdb import DuckDBResource
 
     from resources.lexical_store import LocalLexicalStore
@@ -99,7 +99,7 @@ def build_and_update(database: str, store_dir: str, out: mp.Queue) -> None:
         s.scalar("SELECT 1")
     before = _rss_mb()
     t0 = time.perf_counter()
-    built = sync_lexical(warehouse, store)
+    built = sync_lexical(warehouse, store, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     build_s = time.perf_counter() - t0
     build_peak = _rss_mb()
 
@@ -121,26 +121,28 @@ def build_and_update(database: str, store_dir: str, out: mp.Queue) -> None:
             t0 = time.perf_counter()
             store.query(q, 50)
             times.append((time.perf_counter() - t0) * 1000)
-    out.put(
-        {
-            "chunks": built.chunks_total,
-            "build_s": round(build_s, 2),
-            "build_pages": built.pages,
-            "rss_before_mb": round(before, 1),
-            "build_peak_rss_mb": round(build_peak, 1),
-            "build_rss_growth_mb": round(build_peak - before, 1),
-            "edit_update_s": round(update_s, 3),
-            "edit_chunks_indexed": updated.chunks_indexed,
-            "segments": len(store.segments()),
-            "query_ms_median": round(sorted(times)[len(times) // 2], 1),
-            "query_ms_max": round(max(times), 1),
-        }
+    Path(out).write_text(
+        json.dumps(
+            {
+                "chunks": built.chunks_total,
+                "build_s": round(build_s, 2),
+                "build_pages": built.pages,
+                "rss_before_mb": round(before, 1),
+                "build_peak_rss_mb": round(build_peak, 1),
+                "build_rss_growth_mb": round(build_peak - before, 1),
+                "edit_update_s": round(update_s, 3),
+                "edit_chunks_indexed": updated.chunks_indexed,
+                "segments": len(store.segments()),
+                "query_ms_median": round(sorted(times)[len(times) // 2], 1),
+                "query_ms_max": round(max(times), 1),
+            }
+        )
     )
 
 
-def run(chunks: int) -> dict:
+def run(chunks: int, workdir: Path | None = None) -> dict:
     ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="sophia-lexical-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sophia-lexical-", dir=workdir) as tmp:
         database = str(Path(tmp) / "warehouse.duckdb")
         t0 = time.perf_counter()
         child = ctx.Process(target=generate, args=(database, chunks))
@@ -149,21 +151,23 @@ def run(chunks: int) -> dict:
         if child.exitcode:
             raise SystemExit("generating the corpus failed")
         generate_s = time.perf_counter() - t0
-        out: mp.Queue = ctx.Queue()
-        child = ctx.Process(target=build_and_update, args=(database, str(Path(tmp) / "lexical"), out))
+        out = Path(tmp) / "result.json"
+        child = ctx.Process(target=build_and_update, args=(database, str(Path(tmp) / "lexical"), str(out)))
         child.start()
-        result = out.get()
         child.join()
-        return {"generate_s": round(generate_s, 1), **result}
+        if child.exitcode:
+            raise SystemExit(f"building or updating the index failed (exit code {child.exitcode})")
+        return {"generate_s": round(generate_s, 1), **json.loads(out.read_text())}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, nargs="+", default=[100_000], help="corpus sizes (one chunk/doc)")
     parser.add_argument("--smoke", action="store_true", help="a 2,000-chunk corpus")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the temporary warehouse and index go")
     args = parser.parse_args(argv)
     for chunks in [2_000] if args.smoke else args.chunks:
-        print(json.dumps(run(chunks)), flush=True)
+        print(json.dumps(run(chunks, args.workdir)), flush=True)
     return 0
 
 

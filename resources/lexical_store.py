@@ -370,24 +370,35 @@ class LocalLexicalStore(LexicalStore):
             ids = opened.segment.ids.take(pa.array(rows)).to_pylist()
             found += [(float(scores[r]), vid, n, int(r)) for r, vid in zip(rows.tolist(), ids, strict=True)]
         found.sort(key=lambda hit: (-hit[0], hit[1]))
-        return [VectorMatch(vid, score, self._metadata(view.segments[n], row)) for score, vid, n, row in found[:top_k]]
+        found = found[:top_k]
+        metadata = self._metadata(view, [(n, row) for _, _, n, row in found])
+        return [VectorMatch(vid, score, meta) for (score, vid, _, _), meta in zip(found, metadata, strict=True)]
 
     @staticmethod
-    def _metadata(opened: _OpenSegment, row: int) -> dict[str, Any]:
-        record = opened.records.slice(row, 1).to_pylist()[0]
-        return {k: record[k] for k in LEXICAL_FIELDS}
+    def _metadata(view: _View, hits: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+        """LEXICAL_FIELDS of (segment, row) hits, in order: one `take` per segment (only these rows are read)."""
+        out: list[dict[str, Any]] = [{} for _ in hits]
+        by_segment: dict[int, list[int]] = {}
+        for position, (n, _) in enumerate(hits):
+            by_segment.setdefault(n, []).append(position)
+        for n, positions in by_segment.items():
+            rows = pa.array([hits[p][1] for p in positions], pa.int64())
+            records = view.segments[n].records.select(list(LEXICAL_FIELDS)).take(rows).to_pylist()
+            for position, record in zip(positions, records, strict=True):
+                out[position] = record
+        return out
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         view = self._load()
         wanted = pa.array(list(dict.fromkeys(ids)), pa.string())
         if view is None or not len(wanted):
             return {}
-        out: dict[str, dict[str, Any]] = {}
-        for opened, live in zip(view.segments, view.lives, strict=True):
-            hits = np.asarray(pc.is_in(opened.segment.ids, value_set=wanted)) & live
-            for row in np.flatnonzero(hits).tolist():
-                out[opened.segment.ids[row].as_py()] = self._metadata(opened, row)
-        return out
+        hits: list[tuple[int, int]] = []
+        for n, (opened, live) in enumerate(zip(view.segments, view.lives, strict=True)):
+            found = np.asarray(pc.is_in(opened.segment.ids, value_set=wanted)) & live
+            hits += [(n, row) for row in np.flatnonzero(found).tolist()]
+        ids = [view.segments[n].segment.ids[row].as_py() for n, row in hits]
+        return dict(zip(ids, self._metadata(view, hits), strict=True))
 
     def count(self) -> int:
         return sum(e.live for e in self._manifest()[1])

@@ -39,7 +39,9 @@ from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, LEXICAL_LEDGER
 LEXICAL_PAGE_CHUNKS = 20_000  # pending chunks read and tokenized at a time
 
 # One page of pending chunks after a chunk_id (keyset paging, as the vector stage's): ids only in the anti-join
-# and the top-N, then only those rows' texts and their documents' dates.
+# and the top-N, then only those rows' texts and their documents' dates. NOT EXISTS, not LEFT JOIN ... IS NULL:
+# DuckDB 2.0.1 drops the LIMIT of the LEFT JOIN form when the ledger is empty and the limit is >= 10,000 (the
+# whole backlog came back as one "page" at 100k chunks).
 PENDING_LEXICAL_PAGE_SQL = """
 SELECT c.chunk_id, c.document_id, c.chunk_index, c.text, c.content_hash, c.source, c.url, c.title,
        COALESCE(d.published_at, d.fetched_at) AS published_at
@@ -47,8 +49,10 @@ FROM chunks c
 LEFT JOIN documents d ON d.document_id = c.document_id
 WHERE c.chunk_id IN (
     SELECT p.chunk_id FROM chunks p
-    LEFT JOIN lexical_ledger l ON l.chunk_id = p.chunk_id AND l.content_hash = p.content_hash
-    WHERE l.chunk_id IS NULL AND p.chunk_id > ?
+    WHERE NOT EXISTS (
+        SELECT 1 FROM lexical_ledger l WHERE l.chunk_id = p.chunk_id AND l.content_hash = p.content_hash
+    )
+    AND p.chunk_id > ?
     ORDER BY p.chunk_id
     LIMIT ?
 )
