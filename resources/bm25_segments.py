@@ -25,8 +25,8 @@ from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 from resources.bm25_index import BM25_PARAMS, SparseVector, term_index
 
 # What bounds the segmented index (one place):
-MAX_SEGMENTS = 8  # segments a store keeps before merging its smallest: bounds the per-query work and open files
-MAX_SEGMENT_CHUNKS = 200_000  # live chunks a merge may produce: bounds a merge's memory (its inputs hold no more)
+MAX_SEGMENTS = 16  # segments a store keeps before merging its smallest: bounds the per-query work and open files
+MAX_SEGMENT_CHUNKS = 50_000  # live chunks a merge may produce: bounds a merge's memory (see docs/performance.md)
 
 TERMS_FILE = "terms.arrow"
 ARRAY_FILES = ("indptr", "rows", "tf", "lengths")
