@@ -1,10 +1,12 @@
-"""BM25 over chunk tokens (`resources/tokenizer.py`), by the `bm25s` library: fitting, saving/loading and
-sparse vectors. A chunk's tokens come from its title and text, which lets an exact-title query hit every chunk of
-the page. The fitted index is the whole corpus's BM25 matrix (`bm25s` precomputes idf x term-frequency weights);
-fitting is a rebuild from the stored per-chunk tokens, which the lexical stage keeps incrementally.
+"""BM25 over chunk tokens (`resources/tokenizer.py`), by the `bm25s` library: parameters, sparse vectors, and a
+whole-corpus fit. `BM25_PARAMS` are the one BM25 configuration (the segmented index in `resources/bm25_segments.py`
+scores with them); `term_index`/`query_sparse` key Pinecone's sparse vectors: a chunk's sparse vector holds its
+BM25 weights with each token hashed to a stable 32-bit index, and a query's is 1.0 per query token, so their dot
+product is the BM25 score.
 
-For Pinecone, a chunk's sparse vector is its row of that matrix with each token hashed to a stable 32-bit
-index (`term_index`), and a query's sparse vector is 1.0 per query token: their dot product is the BM25 score.
+`LexicalIndex` is a whole-corpus fit (bm25s precomputes idf x term-frequency weights for every chunk): the stores
+no longer use it (the local store is segmented and never refits; Pinecone's weights come from
+`bm25_segments.sparse_vectors`); it remains as a reference and for one-off fits.
 """
 
 from __future__ import annotations

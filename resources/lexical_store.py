@@ -1,9 +1,11 @@
-"""The lexical (BM25) store interface, and the local backend: a fitted `bm25s` index plus chunk metadata on disk.
+"""The lexical (BM25) store interface, and the local backend: a segmented BM25 index plus chunk metadata on disk.
 
 Backends: `LocalLexicalStore` (here) and `resources.pinecone_vector_store.PineconeLexicalStore` (a Pinecone
-sparse index). The lexical stage (`sophia_pipelines/stages/lexical.py`) fits the BM25 index from the per-chunk
-tokens it keeps in the warehouse and hands the store the fit plus the changed and removed chunks: the local store
-saves the whole fit (a rebuild), Pinecone upserts only the changed chunks' sparse vectors.
+sparse index). The lexical stage (`sophia_pipelines/stages/lexical.py`) hands the store one page of changed chunks
+at a time (their records and token lists) and, at the end, the ids of removed chunks. The local store adds one
+immutable segment per write and tombstones the older rows of those ids (`resources/bm25_segments.py`: BM25 is
+scored at query time from the live rows' statistics, so nothing is refitted); Pinecone upserts the changed chunks'
+sparse vectors, weighted with corpus statistics the stage provides (`CorpusStatsFn`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,22 +24,34 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import Field
 
-from resources.bm25_index import IDS_FILE, LexicalIndex
+from resources.bm25_segments import (
+    MAX_SEGMENT_CHUNKS,
+    MAX_SEGMENTS,
+    CorpusStats,
+    Segment,
+    SegmentedBM25,
+    merge,
+    read_arrow,
+)
 from resources.vector_store import (
     SNIPPET_MAX_CHARS,
     TITLE_MAX_CHARS,
     VectorMatch,
-    VectorStoreError,
     normalize_metadata,
 )
 
 # What every lexical record carries (the vector store's fields plus the document's date, for date filters).
 LEXICAL_FIELDS = ("document_id", "chunk_index", "source", "url", "title", "text", "published_at")
-METADATA_FILE = "metadata.parquet"
-CURRENT_FILE = "CURRENT"  # names the live index folder, swapped atomically after a complete write
+RECORDS_FILE = "records.arrow"  # a segment's LEXICAL_RECORDS rows, in its row order (Arrow IPC, memory-mapped)
+CURRENT_FILE = "CURRENT"  # names the live manifest, swapped atomically after a complete write
+SEGMENT_PREFIX, MANIFEST_PREFIX = "seg-", "manifest-"
+MERGE_RECORD_BATCH = 10_000  # records copied at a time when segments merge (bounds the texts a merge holds)
+
+# Corpus statistics for a write (N, total length and df of the given terms, as they are once the write lands), for
+# stores that weight chunks at write time (Pinecone); the local store scores at query time and never calls it.
+CorpusStatsFn = Callable[[pa.Array], CorpusStats]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +106,15 @@ def epoch_seconds(value: datetime | None) -> float | None:
 class LexicalStore(dg.ConfigurableResource):
     """Base class: BM25 retrieval over chunks with source and date filters."""
 
-    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:  # pragma: no cover
-        """Make the store hold `index` (fitted on every chunk) with `upserts` (a LEXICAL_RECORDS table: the changed
-        chunks) and `deletes` gone."""
+    def write(
+        self,
+        upserts: pa.Table,
+        tokens: pa.ListArray,
+        deletes: Sequence[str],
+        stats: CorpusStatsFn | None = None,
+    ) -> int:  # pragma: no cover - interface
+        """Add or replace `upserts` (a LEXICAL_RECORDS table) with their token lists (`tokens`, same order) and
+        remove `deletes`; `stats` gives corpus statistics to stores that need them. Returns the rows written."""
         raise NotImplementedError
 
     def query(
@@ -124,25 +144,82 @@ class LexicalStore(dg.ConfigurableResource):
         raise NotImplementedError
 
 
-@dataclass
-class _Loaded:
-    folder: str
-    index: LexicalIndex
-    rows: dict[str, int]
-    metadata: list[dict[str, Any]]
-    sources: np.ndarray
+@dataclass(frozen=True, slots=True)
+class SegmentEntry:
+    """A segment in a manifest: its folder, its row count and its tombstoned rows."""
+
+    name: str
+    rows: int
+    deleted: tuple[int, ...] = ()
+
+    @property
+    def live(self) -> int:
+        return self.rows - len(self.deleted)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rows": self.rows, "deleted": list(self.deleted)}
+
+
+def merge_plan(live_rows: Sequence[int], max_segments: int = MAX_SEGMENTS, cap: int = MAX_SEGMENT_CHUNKS) -> list[int]:
+    """Which segments to merge (positions), given their live rows: none while there are at most `max_segments`;
+    else the smallest ones, until the count is halved or one more would take the merge above `cap` live rows
+    (at least two, or none). Merging small segments together keeps each merge cheap and bounded (tiered)."""
+    if len(live_rows) <= max_segments:
+        return []
+    chosen, total = [], 0
+    for position in sorted(range(len(live_rows)), key=lambda n: live_rows[n]):
+        if total + live_rows[position] > cap or len(live_rows) - len(chosen) + 1 <= max_segments // 2:
+            break
+        chosen.append(position)
+        total += live_rows[position]
+    return chosen if len(chosen) >= 2 else []
+
+
+@dataclass(eq=False)
+class _OpenSegment:
+    segment: Segment
+    records: pa.Table  # memory-mapped LEXICAL_RECORDS rows
     dates: np.ndarray  # epoch seconds, NaN when undated
 
 
-_LOADED: dict[str, _Loaded] = {}  # per index folder, in this process: the version last loaded
+@dataclass(eq=False)
+class _View:
+    manifest: str
+    entries: list[SegmentEntry]
+    segments: list[_OpenSegment]
+    bm25: SegmentedBM25
+    lives: list[np.ndarray] = field(default_factory=list)
+
+
+_SEGMENTS: dict[str, _OpenSegment] = {}  # per segment folder (immutable), in this process
+_VIEWS: dict[str, _View] = {}  # per store folder, in this process: the manifest last loaded
+
+
+def _live_records(opened: Sequence[_OpenSegment], lives: Sequence[np.ndarray]) -> Iterator[pa.Table]:
+    """The live rows' records of `opened`, in order, `MERGE_RECORD_BATCH` rows of input at a time (so a merge
+    never holds more than a batch of texts)."""
+    for segment, live in zip(opened, lives, strict=True):
+        for start in range(0, len(live), MERGE_RECORD_BATCH):
+            mask = pa.array(live[start : start + MERGE_RECORD_BATCH])
+            yield segment.records.slice(start, MERGE_RECORD_BATCH).filter(mask)
+
+
+def _live_mask(entry: SegmentEntry) -> np.ndarray:
+    live = np.ones(entry.rows, dtype=bool)
+    live[list(entry.deleted)] = False
+    return live
 
 
 class LocalLexicalStore(LexicalStore):
-    """A folder: the fitted `bm25s` index and every chunk's metadata (Parquet), in a versioned sub-folder.
+    """A folder of immutable BM25 segments (`resources/bm25_segments.py`) and a manifest naming the live ones.
 
-    A write builds a new version beside the live one and then switches `CURRENT` to it (an atomic rename), so a
-    reader in another process always sees a complete index. Queries are in memory (the version is loaded once per
-    process and reloaded when `CURRENT` changes).
+    Each segment folder holds its postings (NumPy arrays) and its chunks' records (`records.arrow`, Arrow IPC read
+    memory-mapped); the manifest (JSON) lists the segments with each one's tombstoned rows. A write adds a segment
+    for the upserted chunks, tombstones deleted ids and older rows of re-upserted ids, merges the smallest segments
+    when there are more than MAX_SEGMENTS (`merge_plan`), writes a new manifest and then switches `CURRENT` to it
+    (an atomic rename); segments are never modified, and folders no manifest names are removed after the switch.
+    So a reader in another process always sees a complete index. A query holds what scoring and filtering need
+    (postings, lengths, ids, dates; sources read from the mapped records) and reads other fields of its results only.
     """
 
     directory: str = Field(description="folder of the index, e.g. .sophia/lexical")
@@ -150,63 +227,115 @@ class LocalLexicalStore(LexicalStore):
     def _root(self) -> Path:
         return Path(self.directory)
 
-    def _current(self) -> Path | None:
+    def _manifest(self) -> tuple[str | None, list[SegmentEntry]]:
+        """(manifest file name, its segments); (None, []) when the store is empty (or in an older format)."""
         marker = self._root() / CURRENT_FILE
         if not marker.exists():
-            return None
-        folder = self._root() / marker.read_text().strip()
-        return folder if folder.is_dir() else None
+            return None, []
+        name = marker.read_text().strip()
+        path = self._root() / name
+        if not name.startswith(MANIFEST_PREFIX) or not path.is_file():
+            return None, []
+        entries = json.loads(path.read_text())["segments"]
+        return name, [SegmentEntry(e["name"], int(e["rows"]), tuple(e["deleted"])) for e in entries]
 
-    def _read_metadata(self, folder: Path | None) -> pa.Table:
-        if folder is None:
-            return LEXICAL_RECORDS.empty_table()
-        return pq.read_table(folder / METADATA_FILE, schema=LEXICAL_RECORDS)
+    def _open(self, name: str) -> _OpenSegment:
+        folder = (self._root() / name).resolve()
+        cached = _SEGMENTS.get(str(folder))
+        if cached is None:
+            records = read_arrow(folder / RECORDS_FILE)
+            dates = records.column("published_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
+            cached = _OpenSegment(
+                segment=Segment.load(folder, records.column("id").combine_chunks()),
+                records=records,
+                dates=np.where(np.isnan(dates.astype(float)), np.nan, dates / 1e6),
+            )
+            _SEGMENTS[str(folder)] = cached
+        return cached
 
-    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
-        root = self._root()
-        root.mkdir(parents=True, exist_ok=True)
-        previous = self._current()
-        old = self._read_metadata(previous)
+    def _new_segment(self, segment: Segment, records: Iterable[pa.Table]) -> str:
+        """Save `segment` with its records (written batch by batch, in row order) in a new folder."""
+        name = f"{SEGMENT_PREFIX}{uuid.uuid4().hex[:12]}"
+        folder = self._root() / name
+        segment.save(folder)
+        with pa.OSFile(str(folder / RECORDS_FILE), "wb") as sink, pa.ipc.new_file(sink, LEXICAL_RECORDS) as writer:
+            for table in records:
+                writer.write_table(table.cast(LEXICAL_RECORDS))
+        return name
+
+    def write(
+        self,
+        upserts: pa.Table,
+        tokens: pa.ListArray,
+        deletes: Sequence[str],
+        stats: CorpusStatsFn | None = None,
+    ) -> int:
+        if upserts.num_rows != len(tokens):
+            raise ValueError(f"{upserts.num_rows} records but {len(tokens)} token lists")
+        self._root().mkdir(parents=True, exist_ok=True)
+        _, entries = self._manifest()
         upserts = cut_records(upserts)
         replaced = pa.concat_arrays([pa.array(list(deletes), pa.string()), upserts["id"].combine_chunks()])
-        kept = old.filter(pc.invert(pc.is_in(old["id"], value_set=replaced)))
-        table = pa.concat_tables([kept, upserts])
-        ids = pa.array(index.chunk_ids, pa.string())
-        positions = pc.index_in(ids, value_set=table["id"])  # laid out in the index's row order
-        if positions.null_count:
-            missing = ids.filter(pc.is_null(positions))
-            raise VectorStoreError(f"lexical index holds {len(missing)} chunks without metadata, e.g. {missing[0]}")
-        folder = root / f"v-{uuid.uuid4().hex[:12]}"
-        index.save(folder)
-        pq.write_table(table.take(positions), folder / METADATA_FILE)
-        marker = root / f".{CURRENT_FILE}.{folder.name}"
-        marker.write_text(folder.name)
-        os.replace(marker, root / CURRENT_FILE)
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
+        changed = bool(upserts.num_rows)
+        kept: list[SegmentEntry] = []
+        for entry in entries:
+            hit = np.flatnonzero(np.asarray(pc.is_in(self._open(entry.name).segment.ids, value_set=replaced)))
+            deleted = tuple(sorted(set(entry.deleted).union(hit.tolist())))
+            changed |= len(deleted) != len(entry.deleted)
+            if len(deleted) < entry.rows:  # a segment without live rows leaves the manifest
+                kept.append(SegmentEntry(entry.name, entry.rows, deleted))
+        if not changed:
+            return 0
+        for start in range(0, upserts.num_rows, MAX_SEGMENT_CHUNKS):
+            page = upserts.slice(start, MAX_SEGMENT_CHUNKS)
+            segment = Segment.from_tokens(page.column("id").combine_chunks(), tokens.slice(start, MAX_SEGMENT_CHUNKS))
+            kept.append(SegmentEntry(self._new_segment(segment, [page]), page.num_rows))
+        self._switch(self._compact(kept))
         return upserts.num_rows
 
-    def _load(self) -> _Loaded | None:
-        folder = self._current()
-        if folder is None:
+    def _compact(self, entries: list[SegmentEntry]) -> list[SegmentEntry]:
+        """`entries` with the segments `merge_plan` picks merged into one (tombstoned rows dropped)."""
+        chosen = merge_plan([e.live for e in entries])
+        if not chosen:
+            return entries
+        inputs = [entries[n] for n in chosen]
+        opened = [self._open(e.name) for e in inputs]
+        lives = [_live_mask(e) for e in inputs]
+        merged = merge([o.segment for o in opened], lives)
+        name = self._new_segment(merged, _live_records(opened, lives))
+        return [e for n, e in enumerate(entries) if n not in set(chosen)] + [SegmentEntry(name, len(merged))]
+
+    def _switch(self, entries: list[SegmentEntry]) -> None:
+        """Write a manifest of `entries`, point CURRENT at it atomically, then remove what it does not name."""
+        root = self._root()
+        name = f"{MANIFEST_PREFIX}{uuid.uuid4().hex[:12]}.json"
+        (root / name).write_text(json.dumps({"segments": [e.as_dict() for e in entries]}))
+        marker = root / f".{CURRENT_FILE}.{name}"
+        marker.write_text(name)
+        os.replace(marker, root / CURRENT_FILE)
+        referenced = {name, CURRENT_FILE, *(e.name for e in entries)}
+        for path in root.iterdir():
+            if path.name in referenced:
+                continue
+            if path.is_dir() and path.name.startswith((SEGMENT_PREFIX, "v-")):  # v-: the former whole-fit format
+                shutil.rmtree(path, ignore_errors=True)
+                _SEGMENTS.pop(str(path.resolve()), None)
+            elif path.is_file() and path.name.startswith(MANIFEST_PREFIX):
+                path.unlink(missing_ok=True)
+
+    def _load(self) -> _View | None:
+        manifest, entries = self._manifest()
+        if manifest is None or not entries:
             return None
-        cached = _LOADED.get(str(folder.parent.resolve()))
-        if cached is not None and cached.folder == folder.name:
+        key = str(self._root().resolve())
+        cached = _VIEWS.get(key)
+        if cached is not None and cached.manifest == manifest:
             return cached
-        index = LexicalIndex.load(folder)
-        table = self._read_metadata(folder)
-        metadata = [{k: row[k] for k in LEXICAL_FIELDS} for row in table.to_pylist()]
-        dates = table.column("published_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
-        loaded = _Loaded(
-            folder=folder.name,
-            index=index,
-            rows={vid: n for n, vid in enumerate(index.chunk_ids)},
-            metadata=metadata,
-            sources=np.asarray(table.column("source").to_pylist(), dtype=object),
-            dates=np.where(np.isnan(dates.astype(float)), np.nan, dates / 1e6),
-        )
-        _LOADED[str(folder.parent.resolve())] = loaded
-        return loaded
+        segments = [self._open(e.name) for e in entries]
+        lives = [_live_mask(e) for e in entries]
+        view = _View(manifest, entries, segments, SegmentedBM25([s.segment for s in segments], lives), lives)
+        _VIEWS[key] = view
+        return view
 
     def query(
         self,
@@ -218,37 +347,75 @@ class LocalLexicalStore(LexicalStore):
     ) -> list[VectorMatch]:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        loaded = self._load()
-        if loaded is None or not len(loaded.index):
+        view = self._load()
+        if view is None:
             return []
-        scores = loaded.index.scores(tokens).astype(np.float64)
-        keep = scores > 0
-        if source is not None:
-            keep &= loaded.sources == source
-        with np.errstate(invalid="ignore"):
-            if since is not None:
-                keep &= loaded.dates >= epoch_seconds(since)
-            if until is not None:
-                keep &= loaded.dates <= epoch_seconds(until)
-        candidates = np.flatnonzero(keep)
-        if candidates.size > top_k:
-            candidates = candidates[np.argpartition(-scores[candidates], top_k - 1)[:top_k]]
-        ordered = sorted(candidates.tolist(), key=lambda row: (-scores[row], loaded.index.chunk_ids[row]))
-        return [VectorMatch(loaded.index.chunk_ids[r], float(scores[r]), dict(loaded.metadata[r])) for r in ordered]
+        found: list[tuple[float, str, int, int]] = []  # (score, id, segment, row)
+        for n, (opened, live, scores) in enumerate(
+            zip(view.segments, view.lives, view.bm25.scores(tokens), strict=True)
+        ):
+            keep = (scores > 0) & live
+            if not keep.any():
+                continue
+            if source is not None:
+                keep &= np.asarray(pc.equal(opened.records.column("source"), source).fill_null(False))
+            with np.errstate(invalid="ignore"):
+                if since is not None:
+                    keep &= opened.dates >= epoch_seconds(since)
+                if until is not None:
+                    keep &= opened.dates <= epoch_seconds(until)
+            rows = np.flatnonzero(keep)
+            if rows.size > top_k:
+                rows = rows[np.argpartition(-scores[rows], top_k - 1)[:top_k]]
+            ids = opened.segment.ids.take(pa.array(rows)).to_pylist()
+            found += [(float(scores[r]), vid, n, int(r)) for r, vid in zip(rows.tolist(), ids, strict=True)]
+        found.sort(key=lambda hit: (-hit[0], hit[1]))
+        found = found[:top_k]
+        metadata = self._metadata(view, [(n, row) for _, _, n, row in found])
+        return [VectorMatch(vid, score, meta) for (score, vid, _, _), meta in zip(found, metadata, strict=True)]
+
+    @staticmethod
+    def _metadata(view: _View, hits: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+        """LEXICAL_FIELDS of (segment, row) hits, in order: one `take` per segment (only these rows are read)."""
+        out: list[dict[str, Any]] = [{} for _ in hits]
+        by_segment: dict[int, list[int]] = {}
+        for position, (n, _) in enumerate(hits):
+            by_segment.setdefault(n, []).append(position)
+        for n, positions in by_segment.items():
+            rows = pa.array([hits[p][1] for p in positions], pa.int64())
+            records = view.segments[n].records.select(list(LEXICAL_FIELDS)).take(rows).to_pylist()
+            for position, record in zip(positions, records, strict=True):
+                out[position] = record
+        return out
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        loaded = self._load()
-        if loaded is None:
+        view = self._load()
+        wanted = pa.array(list(dict.fromkeys(ids)), pa.string())
+        if view is None or not len(wanted):
             return {}
-        return {vid: dict(loaded.metadata[loaded.rows[vid]]) for vid in ids if vid in loaded.rows}
+        hits: list[tuple[int, int]] = []
+        for n, (opened, live) in enumerate(zip(view.segments, view.lives, strict=True)):
+            found = np.asarray(pc.is_in(opened.segment.ids, value_set=wanted)) & live
+            hits += [(n, row) for row in np.flatnonzero(found).tolist()]
+        ids = [view.segments[n].segment.ids[row].as_py() for n, row in hits]
+        return dict(zip(ids, self._metadata(view, hits), strict=True))
 
     def count(self) -> int:
-        folder = self._current()
-        return 0 if folder is None else len(json.loads((folder / IDS_FILE).read_text()))
+        return sum(e.live for e in self._manifest()[1])
+
+    def segments(self) -> list[SegmentEntry]:
+        """The live manifest's segments (for inspection and tests)."""
+        return self._manifest()[1]
 
     @property
     def location(self) -> str:
         return str(self._root().resolve())
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "bm25s", "directory": self.directory, "count": self.count()}
+        entries = self._manifest()[1]
+        return {
+            "backend": "bm25s-segments",
+            "directory": self.directory,
+            "count": sum(e.live for e in entries),
+            "segments": len(entries),
+        }

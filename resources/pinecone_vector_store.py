@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
-from resources.bm25_index import LexicalIndex, query_sparse
+from resources.bm25_index import query_sparse
+from resources.bm25_segments import sparse_vectors
 from resources.http_retry import (
     Failure,
     PermanentError,
@@ -23,7 +25,7 @@ from resources.http_retry import (
     classify_httpx,
     classify_status,
 )
-from resources.lexical_store import LexicalStore, epoch_seconds, lexical_metadata
+from resources.lexical_store import CorpusStatsFn, LexicalStore, epoch_seconds, lexical_metadata
 from resources.vector_store import (
     VectorBatch,
     VectorMatch,
@@ -285,28 +287,41 @@ def lexical_from_pinecone(metadata: dict[str, Any]) -> dict[str, Any]:
 class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
     """BM25 on a Pinecone *sparse* index (vector type sparse, metric dotproduct), beside the dense index.
 
-    A chunk's record is its row of the fitted BM25 matrix as sparse values (tokens hashed to 32-bit indices,
-    `resources/bm25_index.py`); a query is 1.0 per query token, so Pinecone's dot product is the BM25 score.
-    Only changed chunks are upserted: unchanged chunks keep the idf of the fit they were written with (it drifts
+    A chunk's record is its BM25 weights (idf x tf component, `resources/bm25_segments.py::sparse_vectors`) under
+    the corpus statistics the write is given (`stats`: N, average length and the df of the written chunks' terms,
+    computed by the lexical stage over its ledger without holding the corpus), tokens hashed to 32-bit indices; a
+    query is 1.0 per query token, so Pinecone's dot product is the BM25 score in that corpus. Only changed chunks
+    are upserted: unchanged chunks keep the idf and average length of the write they were indexed with (they drift
     slowly as the corpus grows). Chunks without tokens are not stored. Same request limits and retry handling as
     the dense store; dates are filtered server-side on `published_ts`.
     """
 
-    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
-        rows = {vid: n for n, vid in enumerate(index.chunk_ids)}
+    def write(
+        self,
+        upserts: pa.Table,
+        tokens: pa.ListArray,
+        deletes: Sequence[str],
+        stats: CorpusStatsFn | None = None,
+    ) -> int:
+        if upserts.num_rows != len(tokens):
+            raise ValueError(f"{upserts.num_rows} records but {len(tokens)} token lists")
         vectors, empty = [], []
-        for record in upserts.to_pylist():
-            sparse = index.sparse_row(rows[record["id"]])
-            if not sparse.indices:
-                empty.append(record["id"])
-                continue
-            vectors.append(
-                {
-                    "id": record["id"],
-                    "sparse_values": sparse.as_dict(),
-                    "metadata": pinecone_lexical_metadata(record),
-                }
-            )
+        if upserts.num_rows:
+            if stats is None:
+                raise ValueError("PineconeLexicalStore.write needs corpus statistics (stats) to weight chunks")
+            terms = pc.unique(pc.list_flatten(tokens))
+            sparse_rows = sparse_vectors(tokens, stats(terms))
+            for record, sparse in zip(upserts.to_pylist(), sparse_rows, strict=True):
+                if not sparse.indices:
+                    empty.append(record["id"])
+                    continue
+                vectors.append(
+                    {
+                        "id": record["id"],
+                        "sparse_values": sparse.as_dict(),
+                        "metadata": pinecone_lexical_metadata(record),
+                    }
+                )
         written = 0
         with self._index("upsert") as index_client:
             for request in pinecone_batches(vectors):

@@ -105,3 +105,11 @@ def chunk_tokens(title: str | None, text: str) -> list[str]:
 def joined_tokens(lists: pa.ListArray) -> pa.Array:
     """Each token list as one space-separated string (how the lexical ledger stores a chunk's tokens)."""
     return pc.binary_join(lists, " ")
+
+
+def split_tokens(joined: pa.Array) -> pa.ListArray:
+    """`joined_tokens` undone: each space-separated string as its token list (an empty string, no tokens)."""
+    strings = _strings(joined)
+    return pc.split_pattern(pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings), " ").fill_null(
+        pa.scalar([], pa.list_(pa.string()))
+    )

@@ -70,3 +70,10 @@ def test_raw_vs_dlt_smoke_lands_the_same_files_both_ways(tmp_path: Path) -> None
     assert result["items"] > 0
     assert set(result["seconds"]) == {"ours", "ours re-load", "dlt-parquet", "dlt-parquet re-load"}
     assert all(v > 0 for values in result["ratios"].values() for v in values)
+
+
+def test_lexical_update_smoke_builds_edits_one_document_and_queries() -> None:
+    (line,) = run_script("lexical_update.py").strip().splitlines()
+    result = json.loads(line)
+    assert result["chunks"] == 2000 and result["build_pages"] == 1 and result["edit_chunks_indexed"] == 1
+    assert result["segments"] == 2 and result["build_peak_rss_mb"] > 0 and result["query_ms_median"] > 0

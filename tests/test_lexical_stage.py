@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from resources.bm25_index import LexicalIndex
 from resources.lexical_store import LocalLexicalStore
 from resources.tokenizer import tokenize
 from resources.warehouse import DuckDBWarehouse
@@ -41,9 +40,9 @@ class RecordingStore:
         self.store = store
         self.writes: list[tuple[list[str], list[str]]] = []
 
-    def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
+    def write(self, upserts: pa.Table, tokens: pa.ListArray, deletes: Sequence[str], stats: Any = None) -> int:
         self.writes.append((upserts["id"].to_pylist(), list(deletes)))
-        return self.store.write(index, upserts, deletes)
+        return self.store.write(upserts, tokens, deletes, stats)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
@@ -159,7 +158,7 @@ def test_a_failed_store_write_leaves_the_chunks_pending(setup: tuple[DuckDBWareh
     warehouse, store = setup
 
     class Broken(RecordingStore):
-        def write(self, index: LexicalIndex, upserts: pa.Table, deletes: Sequence[str]) -> int:
+        def write(self, upserts: pa.Table, tokens: pa.ListArray, deletes: Sequence[str], stats: Any = None) -> int:
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):

@@ -6,9 +6,9 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from resources.bm25_index import LexicalIndex
 from resources.duckdb_vector_store import DuckDBVectorStore
 from resources.embeddings import WordLlamaEmbedder
 from resources.lexical_store import LexicalRecord, LocalLexicalStore, records_table
@@ -76,8 +76,7 @@ def _fill(store: DuckDBVectorStore, embedder: WordLlamaEmbedder, lexical: LocalL
             tokens.append(chunk_tokens(title, c.text))
     store.upsert(records)
     if lexical is not None:
-        index = LexicalIndex.fit([r.id for r in lexical_records], tokens)
-        lexical.write(index, records_table(lexical_records), [])
+        lexical.write(records_table(lexical_records), pa.array(tokens, pa.list_(pa.string())), [])
 
 
 @pytest.fixture
@@ -263,7 +262,7 @@ def test_a_remembered_phrase_beats_the_same_words_in_another_order(tmp_path: Pat
         lexical_records.append(LexicalRecord(c.chunk_id, meta))
         tokens.append(chunk_tokens(doc_id, c.text))
     store.upsert(records)
-    lexical.write(LexicalIndex.fit([r.id for r in lexical_records], tokens), records_table(lexical_records), [])
+    lexical.write(records_table(lexical_records), pa.array(tokens, pa.list_(pa.string())), [])
     by_bm25 = [r.document_id for r in hybrid_search(phrase, embedder, store, lexical, k=6, mode="lexical").results]
     assert by_bm25[-1] == "holds-it"  # below the fused depth of 4 (k=1, candidates=1)
     deep = SearchSettings(candidates=1, dense_weight=0.0, phrase_candidates=6)

@@ -22,8 +22,9 @@ def build_lexical_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         pool=DATA_PLANE_POOL,
         description=(
             "BM25 index of every chunk (title + text), the lexical half of hybrid search. Only chunks whose "
-            "content_hash is new are tokenized; chunks that no longer exist are removed; the index is refitted "
-            "from the per-chunk tokens kept in the warehouse ledger (`lexical_ledger`). Retried on transient faults."
+            "content_hash is new are tokenized, and written a page at a time (a new index segment each, no refit; "
+            "ledger rows in `lexical_ledger` per page); chunks that no longer exist are removed. Retried on "
+            "transient faults."
         ),
         retry_policy=network_retry_policy(),
         automation_condition=ON_UPSTREAM_UPDATE,
@@ -40,7 +41,7 @@ def build_lexical_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
                 "chunks_total": result.chunks_total,
                 "pending_lexical": pending_lexical(warehouse),
                 "tokenize_seconds": round(result.tokenize_seconds, 3),
-                "fit_seconds": round(result.fit_seconds, 3),
+                "pages": result.pages,
                 "write_seconds": round(result.write_seconds, 3),
             }
         )
