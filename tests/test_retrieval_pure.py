@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from resources.bm25_index import LexicalIndex, query_sparse
-from resources.tokenizer import chunk_tokens, tokenize
+from resources.tokenizer import tokenize
 from sophia_pipelines.retrieval.collapse import ChunkHit, collapse, content_key, url_key
 from sophia_pipelines.retrieval.fusion import reciprocal_rank_fusion
 from sophia_pipelines.retrieval.phrases import phrase_ranking, word_pairs
@@ -162,27 +160,6 @@ def test_highlight_marks_the_query_words_in_the_best_window() -> None:
     assert len(snippet.replace(MARK, "")) <= 122
     assert highlight("short text", {"gpu"}) == "short text"
     assert coverage(text, tokens) == 1.0 and coverage("nothing relevant", tokens) == 0.0
-
-
-def test_bm25_sparse_dot_product_is_the_bm25_score(tmp_path: Path) -> None:
-    docs = {
-        "gpu": chunk_tokens("GPU pricing", "Renting an A100 GPU costs two dollars per hour"),
-        "bread": chunk_tokens("Sourdough", "Knead the dough and bake the bread"),
-        "empty": [],
-    }
-    index = LexicalIndex.fit(list(docs), list(docs.values()))
-    query = tokenize(["gpu rental cost"])[0]
-    scores = index.scores(query)
-    assert scores[0] > 0 and scores[1] == 0 == scores[2]
-    q = query_sparse(query)
-    row = index.sparse_row(0)
-    dot = sum(v for i, v in zip(row.indices, row.values, strict=True) if i in set(q.indices))
-    assert dot == pytest.approx(float(scores[0]), rel=1e-5)
-    assert index.sparse_row(2).indices == []
-    index.save(tmp_path / "ix")
-    loaded = LexicalIndex.load(tmp_path / "ix")
-    assert loaded.chunk_ids == list(docs) and list(loaded.scores(query)) == pytest.approx(list(scores))
-    assert LexicalIndex.fit([], []).scores(query).size == 0
 
 
 def test_chunk_records_dates_round_trip() -> None:
