@@ -139,7 +139,7 @@ def run_pipeline(
                 profiler.dump_stats(profile)
             elapsed = time.perf_counter() - started
             if not result.success:
-                raise SystemExit(f"{label} run failed: {result.failures()}")
+                raise SystemExit(f"{label} run failed: " + "; ".join(result.failures()))
             steps: dict[str, dict[str, float]] = {}
             for run_id in result.run_ids:
                 for s in instance.get_run_step_stats(run_id):
@@ -285,11 +285,13 @@ def spawn(*children: Sequence[str]) -> list[dict[str, Any]] | dict[str, Any]:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
             log = (Path(logs) / f"{i}.log").open("w+")
             procs.append((subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True), log, args))
-        for proc, log, args in procs:
+        for i, (proc, log, args) in enumerate(procs):
             stdout, _ = proc.communicate()
             if proc.returncode != 0:
                 log.seek(0)
-                raise SystemExit(f"child {args[0]} failed ({proc.returncode}):\n{log.read()[-4000:]}\n{stdout[-2000:]}")
+                kept = Path(tempfile.gettempdir()) / f"pipeline_throughput-{args[0]}-{os.getpid()}-{i}.log"
+                kept.write_text(log.read())
+                raise SystemExit(f"child {args[0]} failed ({proc.returncode}), whole log in {kept}:\n{stdout[-2000:]}")
             log.close()
             lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
             results.append(json.loads(lines[-1][len(RESULT_PREFIX) :]))
