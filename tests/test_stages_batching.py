@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from resources.payloads import BUNDLED_SAMPLES_DIR, SamplePayloadSource
@@ -47,3 +49,31 @@ def test_small_batches_give_the_same_result_as_one_batch(tmp_path: Path) -> None
     raw, documents, chunks, rejects, stats = many
     assert len(raw) == 144 and len(documents) >= 250 and len(chunks) >= len(documents) and rejects
     assert stats["processed"] == 340 and stats["chunked"] == len(documents) and stats["written"] == len(chunks)
+
+
+class FailsAfter:
+    """A payload source whose batches stop with an error after the first `good` of them."""
+
+    def __init__(self, source: SamplePayloadSource, good: int) -> None:
+        self.source, self.good = source, good
+
+    def fetch_batches(self, stream: str, known: dict[str, str]) -> Iterator[object]:
+        for n, batch in enumerate(self.source.fetch_batches(stream, known)):
+            if n == self.good:
+                raise RuntimeError("connection reset while listing")
+            yield batch
+
+
+def test_groups_are_bounded_by_payload_size_and_each_is_kept_once_merged(tmp_path: Path) -> None:
+    """A group closes at `flush_chars` of payload text (one Tavily response is ~100x a page) and is committed
+    with its fingerprints, so a failure later in the stream keeps what landed and the next run skips it."""
+    stream = next(s for s in RAW_STREAMS if s.source == "tavily/search")
+    source = SamplePayloadSource(system=stream.system, samples_dir=str(BUNDLED_SAMPLES_DIR))
+    warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(tmp_path / "w.duckdb")))
+    failing = FailsAfter(source, 3)
+    with pytest.raises(RuntimeError, match="connection reset"), warehouse.session() as s:
+        land_raw(s, stream.table, stream.source, failing, stream.stream, flush_chars=1)  # type: ignore[arg-type]
+    with warehouse.session() as s:
+        assert s.row_count(stream.table) == 3  # three one-response groups, each committed before the failure
+        landed = land_raw(s, stream.table, stream.source, source, stream.stream, flush_chars=1)
+    assert landed.batches == len(list(source.fetch_batches(stream.stream, {}))) - 3  # the three are skipped

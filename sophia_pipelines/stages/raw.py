@@ -39,6 +39,10 @@ class RawLoadResult:
 
 
 RAW_FLUSH_ITEMS = 10_000  # parsed items held before a MERGE: bounds the stage's memory (website pages run to ~5 KB)
+# ... or this much payload text, whichever comes first: one Tavily response (one item) holds every result's page
+# text, ~150 KB, and DuckDB holds a transaction's new rows in memory (the 500k-document Tavily stream in one
+# transaction ran out of DuckDB's memory_limit).
+RAW_FLUSH_CHARS = 32_000_000
 
 
 def raw_record_id(source: str, batch_id: str, item_index: int) -> str:
@@ -54,36 +58,55 @@ def payload_text(item: Any) -> str:
         return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
 
 
-def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
-    """Rows for the raw table (payload serialised as JSON text, key order kept), built column by column."""
-    ids: list[str] = []
-    batch_ids: list[str] = []
-    indexes: list[int] = []
-    payloads: list[str] = []
-    hashes: list[str] = []
-    fetched: list[datetime] = []
-    for batch in batches:
+@dataclass
+class RawRows:
+    """Raw-table rows being gathered, column by column (payloads serialised as they arrive, so their size is known)."""
+
+    source: str
+    ids: list[str] = field(default_factory=list)
+    batch_ids: list[str] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
+    payloads: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    fetched: list[datetime] = field(default_factory=list)
+    payload_chars: int = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, batch: PayloadBatch) -> None:
         for index, item in enumerate(batch.items):
             payload = payload_text(item)
-            ids.append(raw_record_id(source, batch.batch_id, index))
-            batch_ids.append(batch.batch_id)
-            indexes.append(index)
-            payloads.append(payload)
-            hashes.append(stable_payload_hash(source, item, payload))  # volatile fields excluded (domain/volatile.py)
-            fetched.append(batch.fetched_at)
-    frame = pd.DataFrame(
-        {
-            "record_id": ids,
-            "source": source,
-            "batch_id": batch_ids,
-            "item_index": pd.array(indexes, dtype="int64"),
-            "payload": payloads,
-            "payload_hash": hashes,
-            "fetched_at": fetched,
-            "normalized_hash": pd.array([None] * len(ids), dtype="string"),
-        }
-    )
-    return frame[RAW_COLUMN_NAMES]
+            self.ids.append(raw_record_id(self.source, batch.batch_id, index))
+            self.batch_ids.append(batch.batch_id)
+            self.indexes.append(index)
+            self.payloads.append(payload)
+            self.hashes.append(stable_payload_hash(self.source, item, payload))  # volatile fields excluded
+            self.fetched.append(batch.fetched_at)
+            self.payload_chars += len(payload)
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "record_id": self.ids,
+                "source": self.source,
+                "batch_id": self.batch_ids,
+                "item_index": pd.array(self.indexes, dtype="int64"),
+                "payload": self.payloads,
+                "payload_hash": self.hashes,
+                "fetched_at": self.fetched,
+                "normalized_hash": pd.array([None] * len(self.ids), dtype="string"),
+            }
+        )
+        return frame[RAW_COLUMN_NAMES]
+
+
+def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
+    """Rows for the raw table (payload serialised as JSON text, key order kept)."""
+    rows = RawRows(source)
+    for batch in batches:
+        rows.add(batch)
+    return rows.frame()
 
 
 def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]:
@@ -105,16 +128,18 @@ def land_raw(
     payloads: PayloadSource,
     stream: str,
     flush_items: int = RAW_FLUSH_ITEMS,
+    flush_chars: int = RAW_FLUSH_CHARS,
 ) -> RawLoadResult:
     """Upsert a stream's new batches: new items insert, items whose payload changed update (and re-normalize).
 
     Batches already landed with the same fingerprint are skipped by the source (not downloaded, not parsed).
-    Batches are merged in groups of about `flush_items` items, so memory stays bounded for large runs.
+    Batches are merged in groups of about `flush_items` items or `flush_chars` characters of payload, each committed
+    with its fingerprints, so memory stays bounded for large runs and a failure keeps the groups merged before it.
     Files the source cannot use are quarantined (stages/file_quarantine.py) and the rest of the stream lands.
     """
     session.ensure_tables([spec, RAW_BATCHES, RAW_FILE_QUARANTINE])
     known = known_fingerprints(session, source)
-    merged = _merge(session, spec, source, payloads.fetch_batches(stream, known), flush_items)
+    merged = _merge(session, spec, source, payloads.fetch_batches(stream, known), flush_items, flush_chars)
     released = update_quarantine(session, source, merged.bad)
     return merged.result(session.row_count(spec), released)
 
@@ -127,6 +152,7 @@ def land_partitions(
     stream: str,
     keys: Sequence[str],
     flush_items: int = RAW_FLUSH_ITEMS,
+    flush_chars: int = RAW_FLUSH_CHARS,
 ) -> RawLoadResult:
     """Land exactly the source runs `keys` (partition keys) of a stream, like `land_raw` does for all of them.
 
@@ -136,7 +162,7 @@ def land_partitions(
     session.ensure_tables([spec, RAW_BATCHES, RAW_FILE_QUARANTINE])
     known = known_fingerprints(session, source)
     results = (result for key in keys for result in payloads.fetch_batch(stream, key, known))
-    merged = _merge(session, spec, source, results, flush_items)
+    merged = _merge(session, spec, source, results, flush_items, flush_chars)
     released = update_quarantine(session, source, merged.bad, batch_ids=keys)
     return merged.result(session.row_count(spec), released)
 
@@ -160,24 +186,27 @@ def _merge(
     source: str,
     results: Iterable[PayloadBatch | BadPayload],
     flush_items: int,
+    flush_chars: int = RAW_FLUSH_CHARS,
 ) -> _Merged:
-    """Merge the batches of `results` in groups of about `flush_items` items; collect the bad payloads."""
+    """Merge the batches of `results` in groups of about `flush_items` items or `flush_chars` characters of payload,
+    whichever comes first, committing after each group (its rows and its batches' fingerprints together, so a
+    failure later keeps it and the next run skips it); collect the bad payloads."""
     out = _Merged()
     pending: list[PayloadBatch] = []
-    pending_items = 0
+    rows = RawRows(source)
 
     def flush() -> None:
-        nonlocal pending_items
-        frame = raw_frame(source, pending)
-        counts = session.merge(spec, frame, compare=["payload_hash"])
+        nonlocal rows
+        counts = session.merge(spec, rows.frame(), compare=["payload_hash"])
         session.merge(RAW_BATCHES, batches_frame(source, pending), compare=["fingerprint"])
+        session.commit_progress()
         out.items, out.inserted, out.updated = (
-            out.items + len(frame),
+            out.items + len(rows),
             out.inserted + counts.inserted,
             out.updated + counts.updated,
         )
         pending.clear()
-        pending_items = 0
+        rows = RawRows(source)
 
     for batch in results:
         if isinstance(batch, BadPayload):
@@ -185,8 +214,8 @@ def _merge(
             continue
         out.batches += 1
         pending.append(batch)
-        pending_items += len(batch.items)
-        if pending_items >= flush_items:
+        rows.add(batch)
+        if len(rows) >= flush_items or rows.payload_chars >= flush_chars:
             flush()
     if pending:
         flush()
