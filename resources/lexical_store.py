@@ -112,9 +112,17 @@ class LexicalStore(dg.ConfigurableResource):
         tokens: pa.ListArray,
         deletes: Sequence[str],
         stats: CorpusStatsFn | None = None,
-    ) -> int:  # pragma: no cover - interface
+    ) -> int:
         """Add or replace `upserts` (a LEXICAL_RECORDS table) with their token lists (`tokens`, same order) and
         remove `deletes`; `stats` gives corpus statistics to stores that need them. Returns the rows written."""
+        if upserts.num_rows != len(tokens):
+            raise ValueError(f"{upserts.num_rows} records but {len(tokens)} token lists")
+        return self._write(upserts, tokens, deletes, stats)
+
+    def _write(
+        self, upserts: pa.Table, tokens: pa.ListArray, deletes: Sequence[str], stats: CorpusStatsFn | None
+    ) -> int:  # pragma: no cover - interface
+        """`write` once its arguments are checked."""
         raise NotImplementedError
 
     def query(
@@ -263,15 +271,9 @@ class LocalLexicalStore(LexicalStore):
                 writer.write_table(table.cast(LEXICAL_RECORDS))
         return name
 
-    def write(
-        self,
-        upserts: pa.Table,
-        tokens: pa.ListArray,
-        deletes: Sequence[str],
-        stats: CorpusStatsFn | None = None,
+    def _write(
+        self, upserts: pa.Table, tokens: pa.ListArray, deletes: Sequence[str], stats: CorpusStatsFn | None
     ) -> int:
-        if upserts.num_rows != len(tokens):
-            raise ValueError(f"{upserts.num_rows} records but {len(tokens)} token lists")
         self._root().mkdir(parents=True, exist_ok=True)
         _, entries = self._manifest()
         upserts = cut_records(upserts)

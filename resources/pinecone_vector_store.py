@@ -296,15 +296,9 @@ class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
     the dense store; dates are filtered server-side on `published_ts`.
     """
 
-    def write(
-        self,
-        upserts: pa.Table,
-        tokens: pa.ListArray,
-        deletes: Sequence[str],
-        stats: CorpusStatsFn | None = None,
+    def _write(
+        self, upserts: pa.Table, tokens: pa.ListArray, deletes: Sequence[str], stats: CorpusStatsFn | None
     ) -> int:
-        if upserts.num_rows != len(tokens):
-            raise ValueError(f"{upserts.num_rows} records but {len(tokens)} token lists")
         vectors, empty = [], []
         if upserts.num_rows:
             if stats is None:

@@ -35,6 +35,7 @@ from resources.lexical_store import LEXICAL_RECORDS, CorpusStatsFn, LexicalStore
 from resources.tokenizer import chunk_texts, joined_tokens, split_tokens, token_lists
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, LEXICAL_LEDGER
+from sophia_pipelines.stages.paging import keyset_pages
 
 LEXICAL_PAGE_CHUNKS = 20_000  # pending chunks read and tokenized at a time
 
@@ -92,16 +93,7 @@ def lexical_records(pending: pd.DataFrame) -> pa.Table:
 
 def pending_pages(warehouse: Warehouse, page_size: int) -> Iterator[pd.DataFrame]:
     """The chunks not in the lexical ledger with their current content, `page_size` at a time in chunk_id order."""
-    after = ""
-    while True:
-        with warehouse.session() as s:
-            page = s.query(PENDING_LEXICAL_PAGE_SQL, [after, page_size])
-        if page.empty:
-            return
-        yield page
-        if len(page) < page_size:
-            return
-        after = page["chunk_id"].iat[-1]
+    return keyset_pages(warehouse, PENDING_LEXICAL_PAGE_SQL, page_size)
 
 
 def pending_lexical(warehouse: Warehouse) -> int:
@@ -120,20 +112,12 @@ def ledger_stats(
         gone = pa.concat_arrays([excluded, page_ids])
         n_docs, total = len(page_tokens), int(pc.sum(pc.list_value_length(page_tokens)).as_py() or 0)
         df = page_df(page_tokens, terms)
-        after = ""
-        while True:
-            with warehouse.session() as s:
-                rows = s.query(LEDGER_TOKENS_PAGE_SQL, [after, page_size])
-            if rows.empty:
-                break
-            after = rows["chunk_id"].iat[-1]
+        for rows in keyset_pages(warehouse, LEDGER_TOKENS_PAGE_SQL, page_size):
             keep = pc.invert(pc.is_in(pa.array(rows["chunk_id"], pa.string()), value_set=gone))
             lists = split_tokens(pa.array(rows["tokens"], pa.string()).filter(keep))
             n_docs += len(lists)
             total += int(pc.sum(pc.list_value_length(lists)).as_py() or 0)
             df = df + page_df(lists, terms)
-            if len(rows) < page_size:
-                break
         return CorpusStats(n_docs, total, dict(zip(terms.to_pylist(), df.tolist(), strict=True)))
 
     return stats

@@ -24,6 +24,7 @@ from resources.warehouse import Warehouse
 from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
+from sophia_pipelines.stages.paging import keyset_pages
 
 # One page of pending chunks after a chunk_id (keyset paging): the top-N picks ids only (the anti-join and sort carry
 # no texts, so they stay within DuckDB's memory_limit), then just those rows' texts are read. A single cursor
@@ -99,21 +100,9 @@ def ledger_frame(batch: pd.DataFrame, model_id: str) -> pd.DataFrame:
 
 
 def pending_pages(warehouse: Warehouse, model_id: str, batch_size: int) -> Iterator[pd.DataFrame]:
-    """The chunks not yet embedded with `model_id`, `batch_size` at a time in chunk_id order (keyset pages).
-
-    Each page starts after the last id of the one before, so ledger rows written for earlier pages while the
-    pages are read do not shift it, and only one page of texts is read at a time.
-    """
-    after = ""
-    while True:
-        with warehouse.session() as s:
-            page = s.query(PENDING_CHUNKS_PAGE_SQL, [after, model_id, batch_size])
-        if page.empty:
-            return
-        yield page
-        if len(page) < batch_size:
-            return
-        after = page["chunk_id"].iat[-1]
+    """The chunks not yet embedded with `model_id`, `batch_size` at a time in chunk_id order (keyset pages, so
+    ledger rows written for earlier pages while the pages are read do not shift them; one page of texts at a time)."""
+    return keyset_pages(warehouse, PENDING_CHUNKS_PAGE_SQL, batch_size, model_id)
 
 
 def sync_vectors(
