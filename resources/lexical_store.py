@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import numpy as np
@@ -218,6 +218,23 @@ def _live_mask(entry: SegmentEntry) -> np.ndarray:
     return live
 
 
+READ_ATTEMPTS = 5  # a reader that loses a race with a write's cleanup reads CURRENT again, at most this often
+
+T = TypeVar("T")
+
+
+def _consistently(read: Callable[[], T]) -> T:
+    """`read()`, again from CURRENT when a file it named was removed meanwhile (a write switched versions and
+    cleaned up between the reader's steps); segments are immutable, so a retry sees a complete later version."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return read()
+        except FileNotFoundError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class LocalLexicalStore(LexicalStore):
     """A folder of immutable BM25 segments (`resources/bm25_segments.py`) and a manifest naming the live ones.
 
@@ -237,14 +254,18 @@ class LocalLexicalStore(LexicalStore):
 
     def _manifest(self) -> tuple[str | None, list[SegmentEntry]]:
         """(manifest file name, its segments); (None, []) when the store is empty (or in an older format)."""
+        return _consistently(self._manifest_once)
+
+    def _manifest_once(self) -> tuple[str | None, list[SegmentEntry]]:
         marker = self._root() / CURRENT_FILE
         if not marker.exists():
             return None, []
         name = marker.read_text().strip()
-        path = self._root() / name
-        if not name.startswith(MANIFEST_PREFIX) or not path.is_file():
+        if not name.startswith(MANIFEST_PREFIX):
             return None, []
-        entries = json.loads(path.read_text())["segments"]
+        # A manifest named by CURRENT but gone was replaced by a write between the two reads: FileNotFoundError,
+        # and `_consistently` reads CURRENT again (never "empty", which would make the stage re-index everything).
+        entries = json.loads((self._root() / name).read_text())["segments"]
         return name, [SegmentEntry(e["name"], int(e["rows"]), tuple(e["deleted"])) for e in entries]
 
     def _open(self, name: str) -> _OpenSegment:
@@ -326,7 +347,10 @@ class LocalLexicalStore(LexicalStore):
                 path.unlink(missing_ok=True)
 
     def _load(self) -> _View | None:
-        manifest, entries = self._manifest()
+        return _consistently(self._load_once)
+
+    def _load_once(self) -> _View | None:
+        manifest, entries = self._manifest_once()
         if manifest is None or not entries:
             return None
         key = str(self._root().resolve())

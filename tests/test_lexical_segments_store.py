@@ -166,3 +166,33 @@ def test_ledger_stats_are_the_live_corpus_with_the_page_applied(
     assert (stats.n_docs, stats.total_length) == (len(docs), sum(map(len, docs.values())))
     assert stats.df == {t: sum(t in d for d in docs.values()) for t in terms.to_pylist()}
     assert stats.df["rye"] == 1 and stats.df["gpu"] >= 3 and stats.df["absent"] == 0
+
+
+def test_a_reader_racing_a_write_that_merges_reads_the_new_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer switches CURRENT and removes the segments it merged while a reader (another process: no cached
+    view) is between reading the manifest and opening its segments: the reader reads CURRENT again."""
+    rng = random.Random(3)
+    writer = LocalLexicalStore(directory=str(tmp_path / "lexical"))
+    first, second, third = ([chunk(m, rng) for m in range(k, k + 4)] for k in (0, 4, 8))
+    write(writer, first)
+    write(writer, second)
+    assert len(writer.segments()) == 2
+    monkeypatch.setattr(lexical_store, "_VIEWS", {})  # the reader's process has nothing cached
+    monkeypatch.setattr(lexical_store, "_SEGMENTS", {})
+    monkeypatch.setattr(lexical_store.merge_plan, "__defaults__", (1, MAX_SEGMENT_CHUNKS))  # the write merges all
+    opened = LocalLexicalStore._open
+
+    def racing_open(self: LocalLexicalStore, name: str) -> Any:
+        if not racing_open.raced:  # type: ignore[attr-defined]
+            racing_open.raced = True  # type: ignore[attr-defined]
+            write(writer, third)  # merges, switches CURRENT, removes the segment `name`
+        return opened(self, name)
+
+    racing_open.raced = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(LocalLexicalStore, "_open", racing_open)
+    reader = LocalLexicalStore(directory=str(tmp_path / "lexical"))
+    live = {r.id: t for r, t in [*first, *second, *third]}
+    assert_store_matches(reader, live)
+    assert len(reader.segments()) == 1
