@@ -132,8 +132,16 @@ class LexicalStore(dg.ConfigurableResource):
         source: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> list[VectorMatch]:  # pragma: no cover - interface
+    ) -> list[VectorMatch]:
         """The `top_k` chunks by BM25 score (> 0), best first, within the filters (a date filter skips undated)."""
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        return self._query(tokens, top_k, source, since, until)
+
+    def _query(
+        self, tokens: Sequence[str], top_k: int, source: str | None, since: datetime | None, until: datetime | None
+    ) -> list[VectorMatch]:  # pragma: no cover - interface
+        """`query` once `top_k` is checked."""
         raise NotImplementedError
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:  # pragma: no cover - interface
@@ -363,16 +371,9 @@ class LocalLexicalStore(LexicalStore):
         _VIEWS[key] = view
         return view
 
-    def query(
-        self,
-        tokens: Sequence[str],
-        top_k: int = 50,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+    def _query(
+        self, tokens: Sequence[str], top_k: int, source: str | None, since: datetime | None, until: datetime | None
     ) -> list[VectorMatch]:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
         view = self._load()
         if view is None:
             return []

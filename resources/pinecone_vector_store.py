@@ -39,6 +39,7 @@ PINECONE_MAX_BATCH_VECTORS = 1000
 PINECONE_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 PINECONE_MAX_METADATA_BYTES = 40 * 1024
 PINECONE_MAX_DELETE_IDS = 1000
+PINECONE_MAX_TOP_K = 10_000  # the most matches one query returns
 _REQUEST_OVERHEAD_BYTES = 1024  # {"vectors":[...],"namespace":"..."} around the vectors, generously
 
 T = TypeVar("T")
@@ -167,6 +168,28 @@ class PineconeIndexResource(dg.ConfigurableResource):
             permanent_error=PermanentVectorStoreError,
         )
 
+    def _delete_ids(self, index: Any, ids: Sequence[str]) -> None:
+        """Delete `ids` (distinct) through `index`, at most PINECONE_MAX_DELETE_IDS per request."""
+        for start in range(0, len(ids), PINECONE_MAX_DELETE_IDS):
+            chunk = ids[start : start + PINECONE_MAX_DELETE_IDS]
+            self._call("delete", lambda chunk=chunk: index.delete(ids=chunk, namespace=self.namespace))
+
+    def _query_matches(self, top_k: int, flt: dict[str, Any] | None, **vector: Any) -> list[Any]:
+        """The matches of one query (`vector=` or `sparse_vector=`), with metadata and without values."""
+        with self._index("query") as index:
+            response = self._call(
+                "query",
+                lambda: index.query(
+                    **vector,
+                    top_k=min(top_k, PINECONE_MAX_TOP_K),
+                    namespace=self.namespace,
+                    filter=flt,
+                    include_metadata=True,
+                    include_values=False,
+                ),
+            )
+        return [m for m in response.matches if m.score is not None and math.isfinite(m.score)]
+
     def _stats(self) -> Any:
         with self._index("describe_index_stats") as index:
             return self._call("describe_index_stats", index.describe_index_stats)
@@ -225,31 +248,14 @@ class PineconeVectorStore(PineconeIndexResource, VectorStore):
         if not unique:
             return 0
         with self._index("delete") as index:
-            for start in range(0, len(unique), PINECONE_MAX_DELETE_IDS):
-                chunk = unique[start : start + PINECONE_MAX_DELETE_IDS]
-                self._call("delete", lambda chunk=chunk: index.delete(ids=chunk, namespace=self.namespace))
+            self._delete_ids(index, unique)
         return len(unique)
 
     def query(self, vector: np.ndarray, top_k: int = 5, source: str | None = None) -> list[VectorMatch]:
         query = prepare_query(vector, self.dimension, top_k)
         flt = {"source": {"$eq": source}} if source is not None else None
-        with self._index("query") as index:
-            response = self._call(
-                "query",
-                lambda: index.query(
-                    vector=pinecone_values(query[None, :])[0],
-                    top_k=min(top_k, 10_000),
-                    namespace=self.namespace,
-                    filter=flt,
-                    include_metadata=True,
-                    include_values=False,
-                ),
-            )
-        return [
-            VectorMatch(m.id, float(m.score), normalize_metadata(dict(m.metadata or {})))
-            for m in response.matches
-            if m.score is not None and math.isfinite(m.score)
-        ]
+        matches = self._query_matches(top_k, flt, vector=pinecone_values(query[None, :])[0])
+        return [VectorMatch(m.id, float(m.score), normalize_metadata(dict(m.metadata or {}))) for m in matches]
 
     def describe(self) -> dict[str, Any]:
         stats = self._stats()
@@ -323,22 +329,12 @@ class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
                     "upsert", lambda request=request: index_client.upsert(vectors=request, namespace=self.namespace)
                 )
                 written += int(response.upserted_count)
-            gone = list(dict.fromkeys([*deletes, *empty]))
-            for start in range(0, len(gone), PINECONE_MAX_DELETE_IDS):
-                chunk = gone[start : start + PINECONE_MAX_DELETE_IDS]
-                self._call("delete", lambda chunk=chunk: index_client.delete(ids=chunk, namespace=self.namespace))
+            self._delete_ids(index_client, list(dict.fromkeys([*deletes, *empty])))
         return written
 
-    def query(
-        self,
-        tokens: Sequence[str],
-        top_k: int = 50,
-        source: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+    def _query(
+        self, tokens: Sequence[str], top_k: int, source: str | None, since: datetime | None, until: datetime | None
     ) -> list[VectorMatch]:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
         sparse = query_sparse(tokens)
         if not sparse.indices:
             return []
@@ -350,22 +346,11 @@ class PineconeLexicalStore(PineconeIndexResource, LexicalStore):
         if until is not None:
             conditions.append({"published_ts": {"$lte": epoch_seconds(until)}})
         flt = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
-        with self._index("query") as index:
-            response = self._call(
-                "query",
-                lambda: index.query(
-                    sparse_vector=sparse.as_dict(),
-                    top_k=min(top_k, 10_000),
-                    namespace=self.namespace,
-                    filter=flt,
-                    include_metadata=True,
-                    include_values=False,
-                ),
-            )
+        matches = self._query_matches(top_k, flt, sparse_vector=sparse.as_dict())
         return [
             VectorMatch(m.id, float(m.score), lexical_from_pinecone(dict(m.metadata or {})))
-            for m in response.matches
-            if m.score is not None and math.isfinite(m.score) and m.score > 0
+            for m in matches
+            if m.score > 0
         ]
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
