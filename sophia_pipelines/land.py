@@ -58,6 +58,7 @@ class LandResult:
     errors: list[str] = field(default_factory=list)  # listings that failed (their streams land what is registered)
     warnings: list[str] = field(default_factory=list)  # source runs that cannot be partitions (named, skipped)
     listings: dict[str, str | None] = field(default_factory=dict)  # source id -> listing digest (None: unknown)
+    warehouse_id: str = ""  # the identity of the warehouse the pass landed into (`warehouse_identity`)
     skipped: list[str] = field(default_factory=list)  # jobs not launched: nothing changed since their last success
 
     @property
@@ -172,7 +173,9 @@ def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str |
     )
 
 
-def pipeline_settings_digest(defs: dg.Definitions, instance: dg.DagsterInstance | None = None) -> str:
+def pipeline_settings_digest(
+    defs: dg.Definitions, instance: dg.DagsterInstance | None = None, warehouse_id: str | None = None
+) -> str:
     """A digest of the settings `data_pipeline`'s stages redo work for when they change, besides new raw rows.
 
     The warehouse's identity (a wiped or new warehouse is filled again), the chunker (documents chunked with other
@@ -180,24 +183,18 @@ def pipeline_settings_digest(defs: dg.Definitions, instance: dg.DagsterInstance 
     location (an empty store with a non-empty ledger is refilled).
     Nothing else does work on its own: the vector store is diffed through the warehouse ledger, BM25's parameters
     are constants, the batch size and the reject-rate threshold change no row. `instance`: the one to resolve the
-    resources against (None: an ephemeral one).
+    resources against (None: an ephemeral one). `warehouse_id`: the identity already read this pass (None: read it).
     """
-    res = resolve_all(
-        {key: defs.resources[key] for key in ("pipeline", "embedder", "lexical_store", "warehouse")},
-        instance or dg.DagsterInstance.ephemeral(),
-    )
+    keys = ("pipeline", "embedder", "lexical_store", *(("warehouse",) if warehouse_id is None else ()))
+    res = resolve_all({key: defs.resources[key] for key in keys}, instance or dg.DagsterInstance.ephemeral())
     pipeline = res["pipeline"]
     settings = {
-        "warehouse": warehouse_identity(res["warehouse"]),
+        "warehouse": warehouse_identity(res["warehouse"]) if warehouse_id is None else warehouse_id,
         "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
         "model_id": res["embedder"].model_id,
         "lexical_store": res["lexical_store"].location,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-def _warehouse(defs: dg.Definitions) -> dict[str, Any]:
-    return {"warehouse": defs.resources["warehouse"]}
 
 
 def land_sources(
@@ -213,9 +210,10 @@ def land_sources(
     (False: every stream is).
     """
     streams = check_streams(streams)
-    resources = resolve_all({**{s.system: defs.resources[s.system] for s in streams}, **_warehouse(defs)}, instance)
-    result = LandResult()
-    register_source_runs(instance, streams, resources, result, warehouse_identity(resources["warehouse"]))
+    systems = {s.system: defs.resources[s.system] for s in streams}
+    resources = resolve_all({**systems, "warehouse": defs.resources["warehouse"]}, instance)
+    result = LandResult(warehouse_id=warehouse_identity(resources["warehouse"]))
+    register_source_runs(instance, streams, resources, result, result.warehouse_id)
     for stream in streams:
         digest = result.listings.get(stream.source)
         if skip_unchanged and listing_unchanged(instance, stream.land_job_name, digest):
@@ -263,7 +261,7 @@ def land_everything(
     settings: no run); False launches everything.
     """
     result = land_sources(defs, instance, streams, run_config, skip_unchanged)
-    settings = pipeline_settings_digest(defs, instance)
+    settings = pipeline_settings_digest(defs, instance, result.warehouse_id)
     if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams, settings):
         result.skipped.append(data_pipeline_job.name)
         return result
