@@ -15,7 +15,6 @@ below the cluster, the GPU pool also below the assets reporting the embedding ba
 caller), and the k8s deployments below the GPU pool.
 """
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +26,10 @@ from pydantic import Field
 
 from infra_assets.autoscaling.workloads import replicas_key
 from infra_assets.pool_size import (
-    DESIRED_NODES,
     PoolSize,
     PoolSizeUnavailable,
     current_pool_size,
-    size_history,
+    pool_metadata,
     usable_pool_size,
 )
 from infra_assets.programs.cluster import EXISTING_KUBECONFIG_CONFIG, cluster_program
@@ -209,16 +207,7 @@ def gpu_pool_work(infra: InfraSettings, desired_nodes: int, reason: str, before:
         component=GPU_POOL,
         stack=stack,
         files={"gpu-pool.yaml": text},
-        metadata={
-            "pool_name": pool.pool_name,
-            "instance_type": pool.instance_type,
-            "region": pool.region,
-            DESIRED_NODES: pool.desired_nodes,
-            "min_nodes": pool.min_nodes,
-            "max_nodes": pool.max_nodes,
-            "reason": reason,
-            **size_history(infra.output_dir, stack, pool.desired_nodes, time.time(), before),
-        },
+        metadata=pool_metadata(pool, infra.output_dir, stack, reason, before),
         objects={pool.pool_name: text},
         program=gpu_pool_program(pool, api_base_url=infra.lambda_api_base_url, join=pool_join(infra, pool.pool_name)),
         report=validate_gpu_pool(pool),

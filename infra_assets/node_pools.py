@@ -10,8 +10,6 @@ the sensors' cooldown clock), then previews or applies the stack when the mode a
 records the decision (`signal`, `old_size`, `new_size`, `reason`).
 """
 
-import time
-
 import dagster as dg
 import yaml
 
@@ -26,7 +24,7 @@ from infra_assets.assets import (
     refused_size,
     run_stack,
 )
-from infra_assets.pool_size import DESIRED_NODES, PoolSize, PoolSizeUnavailable, current_node_pool_size, size_history
+from infra_assets.pool_size import PoolSize, PoolSizeUnavailable, current_node_pool_size, pool_metadata
 from infra_assets.programs.gpu_pool import API_KEY_CONFIG, node_pool_program
 from infra_assets.settings import NODE_POOL, InfraSettings, node_pool_plan
 from infra_assets.specs.node_pools import NodePoolSpec, build_node_pool_specs
@@ -77,15 +75,8 @@ def node_pool_work(infra: InfraSettings, pool: NodePoolSpec, reason: str, before
         stack=stack,
         files={NODE_POOL_FILE: text},
         metadata={
-            "pool_name": pool.pool_name,
-            "instance_type": pool.instance_type,
-            "region": pool.region,
-            DESIRED_NODES: pool.desired_nodes,
-            "min_nodes": pool.min_nodes,
-            "max_nodes": pool.max_nodes,
+            **pool_metadata(pool, infra.output_dir, stack, reason, before),
             "scaled_by": pool.describe_signal(),
-            "reason": reason,
-            **size_history(infra.output_dir, stack, pool.desired_nodes, time.time(), before),
         },
         objects={pool.pool_name: text},
         program=node_pool_program(pool, api_base_url=infra.lambda_api_base_url, join=pool_join(infra, pool.pool_name)),

@@ -19,6 +19,7 @@ nodes still booting). For the stack both are known only when the last plan holds
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,22 @@ def size_history(out_dir: Path, stack: str, nodes: int, now: float, before: int 
     if previous is not None:
         history[BEFORE_CHANGE] = previous
     return history
+
+
+def pool_metadata(
+    pool: GpuPoolSpec | NodePoolSpec, out_dir: Path, stack: str, reason: str, before: int | None = None
+) -> dict[str, Any]:
+    """A pool plan's metadata: its shape, its size and bounds, why, and when the size last changed (`size_history`)."""
+    return {
+        "pool_name": pool.pool_name,
+        "instance_type": pool.instance_type,
+        "region": pool.region,
+        DESIRED_NODES: pool.desired_nodes,
+        "min_nodes": pool.min_nodes,
+        "max_nodes": pool.max_nodes,
+        "reason": reason,
+        **size_history(out_dir, stack, pool.desired_nodes, time.time(), before),
+    }
 
 
 def _can_read_stack(infra: InfraSettings, pulumi: PulumiStackResource) -> bool:
