@@ -77,3 +77,43 @@ def test_groups_are_bounded_by_payload_size_and_each_is_kept_once_merged(tmp_pat
         assert s.row_count(stream.table) == 3  # three one-response groups, each committed before the failure
         landed = land_raw(s, stream.table, stream.source, source, stream.stream, flush_chars=1)
     assert landed.batches == len(list(source.fetch_batches(stream.stream, {}))) - 3  # the three are skipped
+
+
+class CountingSource:
+    """A payload source that counts the batches it has handed out."""
+
+    def __init__(self, source: SamplePayloadSource) -> None:
+        self.source, self.read = source, 0
+
+    def fetch_batches(self, stream: str, known: dict[str, str]) -> Iterator[object]:
+        for batch in self.source.fetch_batches(stream, known):
+            self.read += 1
+            yield batch
+
+
+def test_a_failed_group_write_stops_the_stream_and_keeps_the_groups_before_it(tmp_path: Path) -> None:
+    """Group writes run beside the reading of the next group: a write that fails is raised, the groups committed
+    before it stay, and reading stops within one group of the failure (nothing is read past it unseen)."""
+    stream = next(s for s in RAW_STREAMS if s.source == "tavily/search")
+    source = CountingSource(SamplePayloadSource(system=stream.system, samples_dir=str(BUNDLED_SAMPLES_DIR)))
+    warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(tmp_path / "w.duckdb")))
+    with warehouse.session() as s:
+        merges = 0
+        merge = s.merge
+
+        def failing_merge(spec, frame, compare, guard=None):  # type: ignore[no-untyped-def]
+            nonlocal merges
+            if spec.name == stream.table.name:
+                merges += 1
+                if merges == 3:
+                    raise OSError("disk full while merging group 3")
+            return merge(spec, frame, compare, guard)
+
+        s.merge = failing_merge  # type: ignore[method-assign]
+        with pytest.raises(OSError, match="group 3"):
+            land_raw(s, stream.table, stream.source, source, stream.stream, flush_chars=1)  # type: ignore[arg-type]
+    assert source.read <= 4  # group 4 may have been read while group 3 was written; nothing after it
+    with warehouse.session() as s:
+        assert s.row_count(stream.table) == 2
+        landed = land_raw(s, stream.table, stream.source, source.source, stream.stream, flush_chars=1)
+    assert landed.batches == len(list(source.source.fetch_batches(stream.stream, {}))) - 2

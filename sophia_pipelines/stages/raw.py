@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,12 +70,16 @@ class RawRows:
     payloads: list[str] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     fetched: list[datetime] = field(default_factory=list)
+    landed: list[tuple[str, str, int]] = field(default_factory=list)  # (batch_id, fingerprint, items) to record
     payload_chars: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def add(self, batch: PayloadBatch) -> None:
+        """The batch's items as rows; only its ledger row is kept of the batch itself (not its parsed items)."""
+        if batch.fingerprint:
+            self.landed.append((batch.batch_id, batch.fingerprint, len(batch.items)))
         for index, item in enumerate(batch.items):
             payload = payload_text(item)
             self.ids.append(raw_record_id(self.source, batch.batch_id, index))
@@ -100,25 +105,17 @@ class RawRows:
         )
         return frame[RAW_COLUMN_NAMES]
 
-
-def raw_frame(source: str, batches: Iterable[PayloadBatch]) -> pd.DataFrame:
-    """Rows for the raw table (payload serialised as JSON text, key order kept)."""
-    rows = RawRows(source)
-    for batch in batches:
-        rows.add(batch)
-    return rows.frame()
+    def batches_frame(self) -> pd.DataFrame:
+        """`raw_batches` rows of the batches added that have a fingerprint."""
+        now = datetime.now(UTC)
+        rows = [(self.source, batch_id, fingerprint, items, now) for batch_id, fingerprint, items in self.landed]
+        return pd.DataFrame(rows, columns=RAW_BATCHES.column_names)
 
 
 def known_fingerprints(session: WarehouseSession, source: str) -> dict[str, str]:
     """{batch_id: fingerprint} of the batches of `source` already landed."""
     df = session.query(f"SELECT batch_id, fingerprint FROM {RAW_BATCHES.name} WHERE source = ?", [source])
     return dict(zip(df["batch_id"], df["fingerprint"], strict=True))
-
-
-def batches_frame(source: str, batches: Sequence[PayloadBatch]) -> pd.DataFrame:
-    now = datetime.now(UTC)
-    rows = [(source, b.batch_id, b.fingerprint, len(b.items), now) for b in batches if b.fingerprint]
-    return pd.DataFrame(rows, columns=RAW_BATCHES.column_names)
 
 
 def land_raw(
@@ -190,33 +187,54 @@ def _merge(
 ) -> _Merged:
     """Merge the batches of `results` in groups of about `flush_items` items or `flush_chars` characters of payload,
     whichever comes first, committing after each group (its rows and its batches' fingerprints together, so a
-    failure later keeps it and the next run skips it); collect the bad payloads."""
-    out = _Merged()
-    pending: list[PayloadBatch] = []
-    rows = RawRows(source)
+    failure later keeps it and the next run skips it); collect the bad payloads.
 
-    def flush() -> None:
-        nonlocal rows
-        counts = session.merge(spec, rows.frame(), compare=["payload_hash"])
-        session.merge(RAW_BATCHES, batches_frame(source, pending), compare=["fingerprint"])
+    The MERGE and commit of group i (DuckDB/Snowflake work, outside the GIL) overlap the reading and parsing of group
+    i+1: one writer thread, at most one group in flight, groups committed in order. Leaving the `with` block waits
+    for the group in flight, so a group read before a source failure still lands.
+    """
+    out = _Merged()
+
+    def write(frame: pd.DataFrame, batches: pd.DataFrame) -> MergeCounts:
+        counts = session.merge(spec, frame, compare=["payload_hash"])
+        session.merge(RAW_BATCHES, batches, compare=["fingerprint"])
         session.commit_progress()
+        return counts
+
+    def landed(write_done: Future[MergeCounts], items: int) -> None:
+        counts = write_done.result()
         out.items, out.inserted, out.updated = (
-            out.items + len(rows),
+            out.items + items,
             out.inserted + counts.inserted,
             out.updated + counts.updated,
         )
-        pending.clear()
-        rows = RawRows(source)
 
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-writer") as writer:
+        in_flight: tuple[Future[MergeCounts], int] | None = None
+        for rows in _groups(source, results, out, flush_items, flush_chars):
+            frame, batches = rows.frame(), rows.batches_frame()
+            if in_flight is not None:
+                landed(*in_flight)
+            in_flight = writer.submit(write, frame, batches), len(rows)
+        if in_flight is not None:
+            landed(*in_flight)
+    return out
+
+
+def _groups(
+    source: str, results: Iterable[PayloadBatch | BadPayload], out: _Merged, flush_items: int, flush_chars: int
+) -> Iterator[RawRows]:
+    """The batches of `results` as groups of rows, bounded by `flush_items` / `flush_chars`; bad payloads and the
+    batch count go to `out`. A group holds its payloads serialised, not the batches' parsed items."""
+    rows = RawRows(source)
     for batch in results:
         if isinstance(batch, BadPayload):
             out.bad.append(batch)
             continue
         out.batches += 1
-        pending.append(batch)
         rows.add(batch)
         if len(rows) >= flush_items or rows.payload_chars >= flush_chars:
-            flush()
-    if pending:
-        flush()
-    return out
+            yield rows
+            rows = RawRows(source)
+    if rows.batch_ids or rows.landed:
+        yield rows
