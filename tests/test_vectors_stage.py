@@ -197,6 +197,17 @@ def test_idle_run_records_counts_but_no_throughput(warehouse: DuckDBWarehouse, s
     assert "duration_s" in idle
 
 
+def test_a_wiped_store_is_filled_again(warehouse: DuckDBWarehouse, store: DuckDBVectorStore, tmp_path: Path) -> None:
+    """A store emptied in place (file deleted, index recreated) while the ledger still lists its vectors is
+    refilled by the next run, instead of staying empty with a ledger that says it is complete."""
+    sync_vectors(warehouse, ScriptedEmbedder(), store)
+    (tmp_path / "vectors.duckdb").unlink()
+    assert store.count() == 0
+    again = sync_vectors(warehouse, ScriptedEmbedder(), store)
+    assert again.chunks_embedded == CHUNK_COUNT and store.count() == CHUNK_COUNT
+    assert sync_vectors(warehouse, ScriptedEmbedder(), store).chunks_embedded == 0
+
+
 class CountingPageReads:
     """A warehouse that records the row count of every page of pending chunks read through it."""
 

@@ -4,7 +4,8 @@ A ledger table in the warehouse (`vector_ledger`: chunk_id, content_hash, model_
 holds, so the diff is a warehouse query in both modes (no listing of Pinecone needed). Pending chunks are read,
 embedded and written in batches of `batch_size` (pages in chunk_id order), and each batch's ledger rows are
 written right after its upsert, so a failure keeps every finished batch and the next run only does the rest:
-no chunk is embedded twice across runs, whatever batch failed.
+no chunk is embedded twice across runs, whatever batch failed. A store found empty while its ledger is not (wiped
+or replaced in place) is filled again: the ledger is cleared first, as the lexical stage does.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ def _sync(
     model_id = embedder.model_id
     with warehouse.session() as s:
         s.ensure_tables([CHUNKS, VECTOR_LEDGER])
+        if s.row_count(VECTOR_LEDGER) and store.count() == 0:  # the store was wiped: embed everything again
+            log("the vector store is empty but its ledger is not: re-embedding every chunk")
+            s.execute("DELETE FROM vector_ledger")
         total = pending_embedding(s, model_id)
         orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
 
