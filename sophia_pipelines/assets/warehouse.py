@@ -14,7 +14,7 @@ from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.automation import DOCUMENTS_FRESHNESS, ON_UPSTREAM_UPDATE
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
-from sophia_pipelines.stages.chunks import rechunk_changed
+from sophia_pipelines.stages.chunks import chunker_key, rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
 from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, normalizers
 
@@ -107,7 +107,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
                 PENDING_EMBEDDING: result.pending_embedding,
                 "dagster/row_count": result.total_chunks,
                 "duration_s": round(time.perf_counter() - started, 3),
-                "chunker": f"{pipeline.chunk_max_chars}/{pipeline.chunk_overlap_chars}",
+                "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
             }
         )
 
