@@ -174,7 +174,10 @@ def listing_unchanged(instance: dg.DagsterInstance, job_name: str, digest: str |
 
 
 def pipeline_settings_digest(
-    defs: dg.Definitions, instance: dg.DagsterInstance | None = None, warehouse_id: str | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance | None = None,
+    warehouse_id: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> str:
     """A digest of the settings `data_pipeline`'s stages redo work for when they change, besides new raw rows.
 
@@ -184,6 +187,8 @@ def pipeline_settings_digest(
     Nothing else does work on its own: the vector store is diffed through the warehouse ledger, BM25's parameters
     are constants, the batch size and the reject-rate threshold change no row. `instance`: the one to resolve the
     resources against (None: an ephemeral one). `warehouse_id`: the identity already read this pass (None: read it).
+    Resource config given in `run_config` (its `resources` section) counts too: a run with other overrides redoes
+    its stages' work rather than being skipped as current.
     """
     keys = ("pipeline", "embedder", "lexical_store", *(("warehouse",) if warehouse_id is None else ()))
     res = resolve_all({key: defs.resources[key] for key in keys}, instance or dg.DagsterInstance.ephemeral())
@@ -193,6 +198,7 @@ def pipeline_settings_digest(
         "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
         "model_id": res["embedder"].model_id,
         "lexical_store": res["lexical_store"].location,
+        "run_config_resources": dict((run_config or {}).get("resources") or {}),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -261,7 +267,7 @@ def land_everything(
     settings: no run); False launches everything.
     """
     result = land_sources(defs, instance, streams, run_config, skip_unchanged)
-    settings = pipeline_settings_digest(defs, instance, result.warehouse_id)
+    settings = pipeline_settings_digest(defs, instance, result.warehouse_id, run_config)
     if skip_unchanged and not result.runs and not result.errors and downstream_current(instance, streams, settings):
         result.skipped.append(data_pipeline_job.name)
         return result

@@ -92,6 +92,16 @@ def test_the_settings_digest_follows_exactly_the_settings_that_cause_work(tmp_pa
     assert land.pipeline_settings_digest(plane.definitions()) != digest
 
 
+def test_resource_overrides_in_run_config_count_in_the_settings_digest(tmp_path: Path) -> None:
+    """A pass whose run_config overrides a resource's config (e.g. the chunker) is not current with one that did not;
+    other run config (log levels) changes nothing."""
+    defs = build_data_plane(tmp_path).definitions()
+    plain = land.pipeline_settings_digest(defs, warehouse_id="w")
+    assert land.pipeline_settings_digest(defs, warehouse_id="w", run_config=land.console_log_level("DEBUG")) == plain
+    chunker = {"resources": {"pipeline": {"config": {"chunk_max_chars": 600}}}}
+    assert land.pipeline_settings_digest(defs, warehouse_id="w", run_config=chunker) != plain
+
+
 def test_a_wiped_warehouse_is_filled_again_by_the_next_default_pass(
     plane: DataPlane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
