@@ -142,25 +142,19 @@ def check_cluster_source(source: str) -> str:
     return source
 
 
-def gpu_cluster_pool(pool: GpuPoolSpec) -> ClusterPool:
-    """The GPU pool as a cluster pool: tainted `nvidia.com/gpu=present:NoSchedule`, NVIDIA runtime on."""
-    return ClusterPool(
-        name=pool.pool_name,
-        instance_type=pool.instance_type,
-        region=pool.region,
-        min_nodes=pool.min_nodes,
-        max_nodes=pool.max_nodes,
-        desired_nodes=pool.desired_nodes,
-        labels=dict(pool.labels),
-        taints=(GPU_TAINT,),
-        gpu=True,
-        ssh_key_names=pool.ssh_key_names,
-        file_system_names=pool.file_system_names,
+def cluster_pool(pool: GpuPoolSpec | NodePoolSpec) -> ClusterPool:
+    """A node pool as a cluster pool. The GPU pool is tainted `nvidia.com/gpu=present:NoSchedule`, has the NVIDIA
+    runtime on and carries its SSH keys and file systems; CPU pools have no taints (selected by label)."""
+    gpu = (
+        {
+            "taints": (GPU_TAINT,),
+            "gpu": True,
+            "ssh_key_names": pool.ssh_key_names,
+            "file_system_names": pool.file_system_names,
+        }
+        if isinstance(pool, GpuPoolSpec)
+        else {}
     )
-
-
-def cpu_cluster_pool(pool: NodePoolSpec) -> ClusterPool:
-    """A CPU node pool as a cluster pool (no taints: selected by label)."""
     return ClusterPool(
         name=pool.pool_name,
         instance_type=pool.instance_type,
@@ -169,6 +163,7 @@ def cpu_cluster_pool(pool: NodePoolSpec) -> ClusterPool:
         max_nodes=pool.max_nodes,
         desired_nodes=pool.desired_nodes,
         labels=dict(pool.labels),
+        **gpu,
     )
 
 
@@ -188,5 +183,5 @@ def build_cluster_spec(
         taints=(CONTROL_PLANE_TAINT,),
         role="server",
     )
-    pools = (gpu_cluster_pool(gpu_pool), *(cpu_cluster_pool(p) for p in node_pools))
+    pools = (cluster_pool(gpu_pool), *(cluster_pool(p) for p in node_pools))
     return ClusterSpec(name=name, env=env, source=check_cluster_source(source), server=server, pools=pools)
