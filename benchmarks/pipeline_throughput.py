@@ -2,7 +2,7 @@
 
     python benchmarks/pipeline_throughput.py [--docs 10000] [--reps 3] [--clean] [--profile FILE] [--stock] [--all]
     python benchmarks/pipeline_throughput.py --smoke [--all]
-    python benchmarks/pipeline_throughput.py --scale-out [--docs 10000]
+    python benchmarks/pipeline_throughput.py --scale-out [--pinned] [--docs 10000]
 
 Generates N documents shaped like the bundled samples (tools.sample_factory, in a child process), then runs, each
 in a fresh child process so that memory and warm caches do not leak between measurements, interleaved:
@@ -267,7 +267,10 @@ def child(argv: Sequence[str]) -> int:
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--stock", action="store_true")
     parser.add_argument("--all", action="store_true")
+    parser.add_argument("--cpus", help="run on these CPUs only, e.g. 0 or 0,1 (a pod's CPU limit, locally)")
     args = parser.parse_args(argv)
+    if args.cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
     if args.mode == "pipeline":
         result = run_pipeline(args.data, args.samples, args.profile, args.start_at, args.all)
     elif args.mode == "floor":
@@ -304,9 +307,12 @@ def spawn(*children: Sequence[str]) -> list[dict[str, Any]] | dict[str, Any]:
     return results[0] if len(results) == 1 else results
 
 
-def scale_out(docs: int, tmp: Path) -> dict[str, float]:
+def scale_out(docs: int, tmp: Path, pinned: bool = False) -> dict[str, float]:
     """Two independent pipelines of `docs`/2 documents each (own corpus, own data directory): one after the
-    other, then both at once; the speed-up is the summed sequential first-run time over the parallel span."""
+    other, then both at once; the speed-up is the summed sequential first-run time over the parallel span.
+
+    `pinned`: every pipeline runs on one CPU of its own (sequential: CPU 0; parallel: CPU 0 and CPU 1), as pods
+    with a one-CPU limit would, so neither borrows the other's core."""
     halves = []
     for seed in (7, 8):
         samples = tmp / f"scale-samples-{seed}"
@@ -315,13 +321,18 @@ def scale_out(docs: int, tmp: Path) -> dict[str, float]:
         halves.append(samples)
     sequential = sequential_cpu = 0.0
     for i, samples in enumerate(halves):
-        run = spawn(["pipeline", "--data", str(tmp / f"scale-seq-{i}"), "--samples", str(samples)])
+        cpus = ["--cpus", "0"] if pinned else []
+        run = spawn(["pipeline", "--data", str(tmp / f"scale-seq-{i}"), "--samples", str(samples), *cpus])
         sequential += run["first"]["seconds"]
         sequential_cpu += run["first"]["cpu_seconds"]
     start_at = time.time() + SCALE_OUT_START_DELAY
     both = spawn(
         *(
-            ["pipeline", "--data", str(tmp / f"scale-par-{i}"), "--samples", str(s), "--start-at", str(start_at)]
+            [
+                "pipeline",
+                *("--data", str(tmp / f"scale-par-{i}"), "--samples", str(s), "--start-at", str(start_at)),
+                *(["--cpus", str(i)] if pinned else []),
+            ]
             for i, s in enumerate(halves)
         )
     )
@@ -332,7 +343,8 @@ def scale_out(docs: int, tmp: Path) -> dict[str, float]:
     # that alone keeps more than one core busy (threads in the tokenizer, DuckDB) caps the speed-up below 2x.
     ceiling = sequential / (sequential_cpu / 2)
     print(
-        f"\nscale-out, 2 x {docs // 2:,} docs: sequential {sequential:.2f}s ({sequential_cpu / sequential:.2f} cores "
+        f"\nscale-out{' (one CPU per pipeline)' if pinned else ''}, 2 x {docs // 2:,} docs: "
+        f"sequential {sequential:.2f}s ({sequential_cpu / sequential:.2f} cores "
         f"busy), parallel {span:.2f}s, speed-up {sequential / span:.2f}x (target >= 1.7x on 2 cores; "
         f"ceiling on 2 cores for this CPU use: {ceiling:.2f}x)"
     )
@@ -342,6 +354,7 @@ def scale_out(docs: int, tmp: Path) -> dict[str, float]:
         "parallel_s": span,
         "speedup": sequential / span,
         "ceiling": ceiling,
+        "pinned": pinned,
     }
 
 
@@ -406,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stock", action="store_true", help="also time wordllama's own (padded) embed")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
     parser.add_argument("--scale-out", action="store_true", help="only: 2 independent pipelines at once vs 1 by 1")
+    parser.add_argument("--pinned", action="store_true", help="--scale-out with one CPU per pipeline (a pod's limit)")
     parser.add_argument("--floor", action="store_true", help="also time the non-embedding work alone (the floor)")
     parser.add_argument(
         "--all", action="store_true", help="launch every land job and data_pipeline even when nothing changed"
@@ -415,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale_out:
         tmp = Path(tempfile.mkdtemp(prefix="sophia-scale-"))
         try:
-            result = scale_out(docs, tmp)
+            result = scale_out(docs, tmp, args.pinned)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         if args.json:
