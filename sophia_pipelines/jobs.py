@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from sophia_pipelines.partitions import DATA_PLANE_TAGS
+from sophia_pipelines.release_memory import RELEASE_MEMORY_HOOKS
 
 DOWNSTREAM_GROUPS = ("warehouse", "vectors")  # everything after raw landing (unpartitioned)
 
@@ -18,6 +19,7 @@ data_pipeline_job = dg.define_asset_job(
     description="Normalize the landed raw rows into documents, chunk, embed and upsert vectors (raw landing: the "
     "source sensors, the land_<stream> jobs, or `python -m sophia_pipelines.land` for everything).",
     tags=DATA_PLANE_TAGS,
+    hooks=RELEASE_MEMORY_HOOKS,
 )
 
 data_pipeline_daily = dg.ScheduleDefinition(

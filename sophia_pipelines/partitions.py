@@ -15,6 +15,7 @@ from dagster._core.definitions.partitions.utils.base import INVALID_PARTITION_SU
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from resources.payloads import BatchRef
+from sophia_pipelines.release_memory import RELEASE_MEMORY_HOOKS
 from sophia_pipelines.streams import StreamSpec
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def land_job(stream: StreamSpec) -> UnresolvedAssetJobDefinition:
         selection=dg.AssetSelection.assets(stream.asset_key),
         description=f"Land chosen source runs (partitions) of {stream.source} into {stream.table.name}.",
         tags=DATA_PLANE_TAGS,
+        hooks=RELEASE_MEMORY_HOOKS,
     )
 
 
