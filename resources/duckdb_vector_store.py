@@ -60,7 +60,7 @@ class DuckDBVectorStore(VectorStore):
     table: str = "chunk_vectors"
     lock_retries: int = Field(default=20, ge=1, description="attempts while another process holds the file lock")
     memory_limit: str = Field(
-        default="192MB", description="DuckDB memory_limit (its buffer pool): a held connection does not grow with N"
+        default="128MB", description="DuckDB memory_limit (its buffer pool): a held connection does not grow with N"
     )
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 

@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from resources.payloads import BUNDLED_SAMPLES_DIR, SamplePayloadSource
 from resources.warehouse import DuckDBWarehouse
+from sophia_pipelines.stages import documents as documents_stage
 from sophia_pipelines.stages.chunks import rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
 from sophia_pipelines.stages.raw import land_raw
@@ -117,3 +118,38 @@ def test_a_failed_group_write_stops_the_stream_and_keeps_the_groups_before_it(tm
         assert s.row_count(stream.table) == 2
         landed = land_raw(s, stream.table, stream.source, source.source, stream.stream, flush_chars=1)
     assert landed.batches == len(list(source.source.fetch_batches(stream.stream, {}))) - 2
+
+
+def test_document_batches_are_bounded_by_payload_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream's first batch is small; later ones hold about NORMALIZE_BATCH_CHARS of payload (Tavily items are
+    whole search responses, ~100x a page), never more than the record bound; the documents are the same."""
+    tavily = next(s for s in RAW_STREAMS if s.source == "tavily/search")
+    source = SamplePayloadSource(system=tavily.system, samples_dir=str(BUNDLED_SAMPLES_DIR))
+
+    def normalized(name: str) -> tuple[list[list[object]], list[int], int]:
+        warehouse = DuckDBWarehouse(duckdb=DuckDBResource(database=str(tmp_path / name)))
+        with warehouse.session() as s:
+            land_raw(s, tavily.table, tavily.source, source, tavily.stream)
+            sizes = s.query("SELECT LENGTH(payload::VARCHAR) AS n FROM raw_tavily_search")["n"].tolist()
+            result = documents_stage.normalize_pending(s, [tavily.table], batch_size=1_000)
+            docs = s.query("SELECT document_id, content_hash, raw_record_id FROM documents ORDER BY 1").values.tolist()
+        assert result.records_processed == len(sizes)
+        return docs, sizes, result.documents_seen
+
+    whole, sizes, _ = normalized("whole.duckdb")
+    limits: list[int] = []
+    read = documents_stage.pending_raw_records
+
+    def recording(session, spec, limit):  # type: ignore[no-untyped-def]
+        limits.append(limit)
+        return read(session, spec, limit)
+
+    chars = 4 * sum(sizes) // len(sizes)  # about four of the samples' responses per batch
+    monkeypatch.setattr(documents_stage, "NORMALIZE_BATCH_CHARS", chars)
+    monkeypatch.setattr(documents_stage, "FIRST_BATCH_RECORDS", 2)
+    monkeypatch.setattr(documents_stage, "pending_raw_records", recording)
+    batched, _, _ = normalized("batched.duckdb")
+    assert batched == whole and whole
+    assert limits[0] == 2 and len(limits) > 2
+    assert all(1 <= n <= chars // min(sizes) for n in limits[1:])  # sized from the mean payload of the batch before
+    assert max(limits) < len(sizes)

@@ -43,7 +43,12 @@ class DocumentsResult:
 
 
 PENDING = "normalized_hash IS NULL OR normalized_hash <> payload_hash"
-NORMALIZE_BATCH_RECORDS = 2_000  # raw records held (parsed) at once: bounds the stage's memory at any table size
+NORMALIZE_BATCH_RECORDS = 2_000  # raw records held (parsed) at once, at most: bounds the stage's memory at any size
+# ... and about this much payload text per batch: items differ ~10x in size between streams (a Tavily item is a whole
+# search response, ~13 KB; 2,000 of them ran out of a 256 MB DuckDB memory_limit in the read alone). A stream's first
+# batch is FIRST_BATCH_RECORDS; each next one is sized from the mean payload of the batch before it.
+NORMALIZE_BATCH_CHARS = 12_000_000
+FIRST_BATCH_RECORDS = 100
 
 
 def parse_payload(text: str | None) -> Any:
@@ -56,19 +61,38 @@ def parse_payload(text: str | None) -> Any:
         return json.loads(text)
 
 
-def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> list[RawRecord]:
-    """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first)."""
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    records: list[RawRecord]
+    payload_chars: int  # characters of payload text the batch read
+
+
+def next_batch_records(batch: PendingBatch, most: int) -> int:
+    """Records for the next batch: as many as NORMALIZE_BATCH_CHARS holds at `batch`'s mean payload, 1 to `most`."""
+    if not batch.records or not batch.payload_chars:
+        return most
+    mean = batch.payload_chars / len(batch.records)
+    return max(1, min(most, int(NORMALIZE_BATCH_CHARS // mean)))
+
+
+def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> PendingBatch:
+    """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first).
+
+    No ORDER BY in SQL: sorting the payloads inside DuckDB needed several times their size; the keys are sorted
+    in the top-N, the page of rows here."""
     # The top-N picks keys only, then the payloads of just those rows are read: a top-N that carried every
     # pending payload took ~20 s per batch at 118k documents and ran out of DuckDB's memory_limit.
     order = "fetched_at, batch_id, item_index"
     df = session.query(
         f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
         f"FROM {spec.name} WHERE record_id IN "
-        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?) ORDER BY {order}",
+        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?)",
         [limit],
     )
+    df = df.sort_values(["fetched_at", "batch_id", "item_index"], kind="stable", ignore_index=True)
+    chars = int(df["payload"].str.len().sum()) if len(df) else 0
     fetched = [t.to_pydatetime() for t in pd.to_datetime(df["fetched_at"], utc=True)]
-    return [
+    records = [
         RawRecord(
             record_id=record_id,
             source=source,
@@ -81,6 +105,7 @@ def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) 
             df["record_id"], df["source"], df["batch_id"], df["item_index"], df["payload"], fetched, strict=True
         )
     ]
+    return PendingBatch(records, chars)
 
 
 def documents_frame(documents: Sequence[Document]) -> pd.DataFrame:
@@ -149,7 +174,8 @@ def normalize_pending(
     batch_size: int = NORMALIZE_BATCH_RECORDS,
     normalizers: Mapping[str, Normalizer] | None = None,
 ) -> DocumentsResult:
-    """Normalize every pending raw record of `raw_specs`, `batch_size` records at a time, and upsert the results.
+    """Normalize every pending raw record of `raw_specs` in batches of at most `batch_size` records and about
+    NORMALIZE_BATCH_CHARS of payload, and upsert the results.
 
     `normalizers` routes each record by its source id (`streams.normalizers(streams)`; default: the catalogue's).
     """
@@ -157,10 +183,16 @@ def normalize_pending(
     session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
     result = DocumentsResult()
     for spec in raw_specs:
-        pending = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
-        for _ in range(-(-pending // batch_size)):  # bounded: each batch marks its records normalized
-            normalize_batch(session, spec, pending_raw_records(session, spec, batch_size), result, routes)
+        remaining = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
+        limit = min(batch_size, FIRST_BATCH_RECORDS)
+        while remaining > 0:  # bounded: each batch marks at least one record normalized, or the loop ends
+            batch = pending_raw_records(session, spec, limit)
+            if not batch.records:
+                break
+            normalize_batch(session, spec, batch.records, result, routes)
             session.commit_progress()  # a batch's documents, rejects and marks are complete together
+            remaining -= len(batch.records)
+            limit = next_batch_records(batch, batch_size)
 
     by_source = session.query("SELECT source, COUNT(*) AS n FROM documents GROUP BY source ORDER BY source")
     result.documents_by_source = {r.source: int(r.n) for r in by_source.itertuples(index=False)}
