@@ -76,20 +76,17 @@ def next_batch_records(batch: PendingBatch, most: int) -> int:
 
 
 def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> PendingBatch:
-    """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first).
-
-    No ORDER BY in SQL: sorting the payloads inside DuckDB needed several times their size; the keys are sorted
-    in the top-N, the page of rows here."""
+    """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first),
+    with the characters of payload text they hold."""
     # The top-N picks keys only, then the payloads of just those rows are read: a top-N that carried every
     # pending payload took ~20 s per batch at 118k documents and ran out of DuckDB's memory_limit.
     order = "fetched_at, batch_id, item_index"
     df = session.query(
         f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
         f"FROM {spec.name} WHERE record_id IN "
-        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?)",
+        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?) ORDER BY {order}",
         [limit],
     )
-    df = df.sort_values(["fetched_at", "batch_id", "item_index"], kind="stable", ignore_index=True)
     chars = int(df["payload"].str.len().sum()) if len(df) else 0
     fetched = [t.to_pydatetime() for t in pd.to_datetime(df["fetched_at"], utc=True)]
     records = [
