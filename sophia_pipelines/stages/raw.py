@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from sophia_pipelines.domain.documents import sha256_hex
 from sophia_pipelines.domain.tables import RAW_BATCHES, RAW_COLUMN_NAMES, RAW_FILE_QUARANTINE
 from sophia_pipelines.domain.volatile import stable_payload_hash
 from sophia_pipelines.stages.file_quarantine import update_quarantine
+from sophia_pipelines.stages.write_behind import WriteBehind
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,35 +189,28 @@ def _merge(
     whichever comes first, committing after each group (its rows and its batches' fingerprints together, so a
     failure later keeps it and the next run skips it); collect the bad payloads.
 
-    The MERGE and commit of group i (DuckDB/Snowflake work, outside the GIL) overlap the reading and parsing of group
-    i+1: one writer thread, at most one group in flight, groups committed in order. Leaving the `with` block waits
-    for the group in flight, so a group read before a source failure still lands.
+    The MERGE and commit of group i overlap the reading and parsing of group i+1 (`WriteBehind`: groups committed in
+    order, a group read before a source failure still lands).
     """
     out = _Merged()
 
-    def write(frame: pd.DataFrame, batches: pd.DataFrame) -> MergeCounts:
+    def write(frame: pd.DataFrame, batches: pd.DataFrame) -> tuple[MergeCounts, int]:
         counts = session.merge(spec, frame, compare=["payload_hash"])
         session.merge(RAW_BATCHES, batches, compare=["fingerprint"])
         session.commit_progress()
-        return counts
+        return counts, len(frame)
 
-    def landed(write_done: Future[MergeCounts], items: int) -> None:
-        counts = write_done.result()
+    def landed(done: tuple[MergeCounts, int]) -> None:
+        counts, items = done
         out.items, out.inserted, out.updated = (
             out.items + items,
             out.inserted + counts.inserted,
             out.updated + counts.updated,
         )
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-writer") as writer:
-        in_flight: tuple[Future[MergeCounts], int] | None = None
+    with WriteBehind("raw-writer", landed) as writer:
         for rows in _groups(source, results, out, flush_items, flush_chars):
-            frame, batches = rows.frame(), rows.batches_frame()
-            if in_flight is not None:
-                landed(*in_flight)
-            in_flight = writer.submit(write, frame, batches), len(rows)
-        if in_flight is not None:
-            landed(*in_flight)
+            writer.submit(write, rows.frame(), rows.batches_frame())
     return out
 
 

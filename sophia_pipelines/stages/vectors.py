@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
 from sophia_pipelines.stages.paging import keyset_pages
+from sophia_pipelines.stages.write_behind import WriteBehind
 
 # One page of pending chunks after a chunk_id (keyset paging): the top-N picks ids only (the anti-join and sort carry
 # no texts, so they stay within DuckDB's memory_limit), then just those rows' texts are read. A single cursor
@@ -144,24 +144,20 @@ def _sync(
             s.merge(VECTOR_LEDGER, ledger_frame(batch, model_id), compare=["content_hash", "model_id"])
         return time.perf_counter() - t0
 
-    # The write of batch i overlaps the embedding of batch i+1 (one writer thread, at most one write in flight),
-    # so the stage runs close to the bare model's speed. The reader and the writer use connections of their own.
-    # Leaving the `with` block waits for the write in flight, so a batch embedded before a failure still lands.
-    embed_s = write_s = 0.0
+    # The write of batch i overlaps the embedding of batch i+1 (`WriteBehind`), so the stage runs close to the bare
+    # model's speed. The reader and the writer use connections of their own. A batch embedded before a failure still
+    # lands.
+    embed_s = 0.0
+    write_s: list[float] = []
     embedded = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
-        in_flight: Future[float] | None = None
+    with WriteBehind("vector-writer", write_s.append) as writer:
         for page in pending_pages(warehouse, model_id, batch_size) if total else iter(()):
             t0 = time.perf_counter()
             values = embedder.embed(page["text"].tolist())
             embed_s += time.perf_counter() - t0
-            if in_flight is not None:
-                write_s += in_flight.result()
-            in_flight = writer.submit(write, page, values)
+            writer.submit(write, page, values)
             embedded += len(page)
             log(f"embedded {embedded}/{total} chunks")
-        if in_flight is not None:
-            write_s += in_flight.result()
 
     if orphans:
         store.delete(orphans)
@@ -174,5 +170,5 @@ def _sync(
         vectors_deleted=len(orphans),
         vectors_total=store.count(),
         embed_seconds=embed_s,
-        write_seconds=write_s,
+        write_seconds=sum(write_s),
     )
