@@ -35,6 +35,7 @@ from resources.lexical_store import LEXICAL_RECORDS, CorpusStatsFn, LexicalStore
 from resources.tokenizer import chunk_texts, joined_tokens, split_tokens, token_lists
 from resources.warehouse import Warehouse
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, LEXICAL_LEDGER
+from sophia_pipelines.stages.ledger import forget_wiped_store
 from sophia_pipelines.stages.paging import keyset_pages
 
 LEXICAL_PAGE_CHUNKS = 10_000  # pending chunks read and tokenized at a time (20k: +80 MB peak at 747k chunks, no faster)
@@ -140,9 +141,7 @@ def sync_lexical(
 def _sync(warehouse: Warehouse, store: LexicalStore, log: Callable[[str], None], page_size: int) -> LexicalResult:
     with warehouse.session() as s:
         s.ensure_tables([DOCUMENTS, CHUNKS, LEXICAL_LEDGER])
-        if s.row_count(LEXICAL_LEDGER) and store.count() == 0:  # the store was wiped: index everything again
-            log("the lexical store is empty but its ledger is not: re-indexing every chunk")
-            s.execute("DELETE FROM lexical_ledger")
+        forget_wiped_store(s, LEXICAL_LEDGER, store.count, log)
         pending_n = int(s.scalar(PENDING_LEXICAL_COUNT_SQL))
         orphans = s.query(ORPHAN_LEXICAL_SQL)["chunk_id"].tolist()
         if not pending_n and not orphans:

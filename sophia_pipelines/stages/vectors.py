@@ -24,6 +24,7 @@ from resources.warehouse import Warehouse
 from sophia_pipelines.domain.chunking import Chunk
 from sophia_pipelines.domain.tables import CHUNKS, VECTOR_LEDGER
 from sophia_pipelines.stages.chunks import pending_embedding
+from sophia_pipelines.stages.ledger import forget_wiped_store
 from sophia_pipelines.stages.paging import keyset_pages
 from sophia_pipelines.stages.write_behind import WriteBehind
 
@@ -131,9 +132,7 @@ def _sync(
     model_id = embedder.model_id
     with warehouse.session() as s:
         s.ensure_tables([CHUNKS, VECTOR_LEDGER])
-        if s.row_count(VECTOR_LEDGER) and store.count() == 0:  # the store was wiped: embed everything again
-            log("the vector store is empty but its ledger is not: re-embedding every chunk")
-            s.execute("DELETE FROM vector_ledger")
+        forget_wiped_store(s, VECTOR_LEDGER, store.count, log)
         total = pending_embedding(s, model_id)
         orphans = s.query(ORPHAN_VECTORS_SQL)["chunk_id"].tolist()
 
