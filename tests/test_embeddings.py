@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import socket
 
@@ -84,6 +86,42 @@ def test_unpadded_pooling_equals_wordllamas_padded_pooling(dimension: int) -> No
     padded = model.embed(texts, norm=False, batch_size=len(texts))
     for max_tokens in (1, 37, 10_000):
         np.testing.assert_allclose(mean_pool_unpadded(model, texts, max_tokens), padded, atol=1e-6)
+
+
+def test_embedding_distinct_short_texts_does_not_grow_the_native_heap() -> None:
+    """The tokenizer's BPE cache (a whole text is one "word" for the Llama tokenizer; up to 10k of them under 256
+    bytes) is off: chunk texts are unique, so it only held memory (~100-150 MB in a 500k-document embed stage)."""
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        pytest.skip("needs glibc's mallinfo2")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in [
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            ]
+        ]
+
+    libc.mallinfo2.restype = MallInfo2
+    model = load_wordllama("l2_supercat", 256)
+    texts = [f"chunk {i}: " + " ".join(f"gpu{(i * 7 + j) % 9973} cloud{j}" for j in range(8)) for i in range(2_000)]
+    mean_pool_unpadded(model, texts[:10], 16_384)
+    before = libc.mallinfo2().uordblks
+    for start in range(0, len(texts), 256):
+        mean_pool_unpadded(model, texts[start : start + 256], 16_384)
+    grown_mb = (libc.mallinfo2().uordblks - before) / 2**20
+    assert grown_mb < 4, f"the native heap grew {grown_mb:.1f} MB over 2,000 distinct texts (a cache ~12 MB)"
 
 
 def test_wordllama_model_loaded_once_and_root_logger_untouched() -> None:
