@@ -41,3 +41,17 @@ def test_the_hooks_run_after_a_step_that_succeeded_and_one_that_failed(monkeypat
 def test_release_memory_trims_the_heap_with_glibc() -> None:
     assert rm._malloc_trim() is not None  # this image's C library is glibc: the trim is real, not skipped
     assert isinstance(rm.release_memory(), bool)
+
+
+def test_release_memory_also_empties_pyarrows_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    released: list[str] = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            released.append("pool")
+
+    monkeypatch.setattr(pa, "default_memory_pool", lambda: Pool())
+    rm.release_memory()
+    assert released == ["pool"]  # mimalloc keeps what a step's Arrow tables freed until asked
