@@ -184,11 +184,11 @@ def test_a_reader_racing_a_write_that_merges_reads_the_new_version(
     monkeypatch.setattr(lexical_store.merge_plan, "__defaults__", (1, MAX_SEGMENT_CHUNKS))  # the write merges all
     opened = LocalLexicalStore._open
 
-    def racing_open(self: LocalLexicalStore, name: str) -> Any:
+    def racing_open(self: LocalLexicalStore, name: str, **kwargs: Any) -> Any:
         if not racing_open.raced:  # type: ignore[attr-defined]
             racing_open.raced = True  # type: ignore[attr-defined]
             write(writer, third)  # merges, switches CURRENT, removes the segment `name`
-        return opened(self, name)
+        return opened(self, name, **kwargs)
 
     racing_open.raced = False  # type: ignore[attr-defined]
     monkeypatch.setattr(LocalLexicalStore, "_open", racing_open)
@@ -196,3 +196,21 @@ def test_a_reader_racing_a_write_that_merges_reads_the_new_version(
     live = {r.id: t for r, t in [*first, *second, *third]}
     assert_store_matches(reader, live)
     assert len(reader.segments()) == 1
+
+
+def test_writes_and_merges_leave_nothing_in_the_process_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline process writes every segment of the index and queries none: its writes (the replaced-id checks
+    against every segment, and the merges) open segments without caching them. A query then caches what it reads."""
+    monkeypatch.setattr(lexical_store, "_SEGMENTS", {})
+    monkeypatch.setattr(lexical_store, "_VIEWS", {})
+    rng = random.Random(5)
+    store = LocalLexicalStore(directory=str(tmp_path / "lexical"))
+    live: dict[str, list[str]] = {}
+    for n in range(MAX_SEGMENTS + 3):  # past MAX_SEGMENTS: merges happen
+        batch = [chunk(m, rng) for m in range(2 * n, 2 * n + 3)]  # each write re-upserts one chunk of the last
+        write(store, batch)
+        live.update({r.id: t for r, t in batch})
+    assert len(store.segments()) <= MAX_SEGMENTS
+    assert lexical_store._SEGMENTS == {}
+    assert_store_matches(store, live)  # the writes' tombstones and merges are right, and now a query has read
+    assert set(lexical_store._SEGMENTS) == {str((tmp_path / "lexical" / e.name).resolve()) for e in store.segments()}
