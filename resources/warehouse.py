@@ -221,7 +221,7 @@ class DuckDBWarehouse(Warehouse):
     """
 
     duckdb: DuckDBResource
-    memory_limit: str = Field(default="384MB", description="DuckDB memory_limit: its buffer pool and operators")
+    memory_limit: str = Field(default="256MB", description="DuckDB memory_limit: its buffer pool and operators")
     _held: Any = PrivateAttr(default=None)
 
     @contextmanager
