@@ -38,7 +38,7 @@ from sophia_pipelines.domain.tables import CHUNKS, DOCUMENTS, LEXICAL_LEDGER
 from sophia_pipelines.stages.ledger import forget_wiped_store
 from sophia_pipelines.stages.paging import keyset_pages
 
-LEXICAL_PAGE_CHUNKS = 5_000  # pending chunks read and tokenized at a time (10k: +53 MB peak at 747k chunks, 20k: +130; no faster)
+LEXICAL_PAGE_CHUNKS = 5_000  # pending chunks tokenized at a time (at 747k chunks 10k pages: +53 MB peak, no faster)
 
 # One page of pending chunks after a chunk_id (keyset paging, as the vector stage's): ids only in the anti-join
 # and the top-N, then only those rows' texts and their documents' dates. NOT EXISTS, not LEFT JOIN ... IS NULL:
