@@ -292,14 +292,13 @@ class LocalLexicalStore(LexicalStore):
                 _SEGMENTS[str(folder)] = cached
         return cached
 
-    def _segment_ids(self, name: str) -> pa.ChunkedArray:
+    def _segment_ids(self, name: str) -> pa.Array | pa.ChunkedArray:
         """The chunk ids of segment `name`: from the cache if a query opened it, else read from its memory-mapped
         records and not cached. Writes only need ids, and a pipeline process writes every segment of the index:
         caching them held ~50-90 MB of ids, terms and dates after a 747k-chunk stage, for queries it never runs."""
-        cached = _SEGMENTS.get(str((self._root() / name).resolve()))
-        if cached is not None:
-            return pa.chunked_array([cached.segment.ids])
-        return read_arrow(self._root() / name / RECORDS_FILE).column("id")
+        folder = (self._root() / name).resolve()
+        cached = _SEGMENTS.get(str(folder))
+        return cached.segment.ids if cached is not None else read_arrow(folder / RECORDS_FILE).column("id")
 
     def _new_segment(self, segment: Segment, records: Iterable[pa.Table]) -> str:
         """Save `segment` with its records (written batch by batch, in row order) in a new folder."""
