@@ -5,10 +5,10 @@ so a step starts from the high-water mark its predecessors left: glibc keeps fre
 than returning them, and so does pyarrow's memory pool (mimalloc in the Linux wheels: ~60 MB still held after the
 lexical stage of a 500k-document run, once its tables were freed). The data-plane jobs run this after each step,
 succeeded or failed: the pool's `release_unused()`, then `malloc_trim(0)`, which hands free heap pages back (glibc
-only; a no-op elsewhere), in a few milliseconds. No `gc.collect()`: what a
-step frees is freed by reference counting as it ends, and a full collection of a process with the definitions
-loaded (~500k objects) takes ~0.3 s, a cost on every step of every run. In a process per step (multiprocess
-executor, `k8s_job_executor` pods) it changes nothing.
+only; a no-op elsewhere), in a few milliseconds. No `gc.collect()`: what a step frees is freed by reference
+counting as it ends, and a full collection of a process with the definitions loaded (~500k objects) takes ~0.3 s,
+a cost on every step of every run. In a process per step (multiprocess executor, `k8s_job_executor` pods) it
+changes nothing.
 """
 
 from __future__ import annotations
