@@ -140,9 +140,9 @@ def test_document_batches_are_bounded_by_payload_size(tmp_path: Path, monkeypatc
     limits: list[int] = []
     read = documents_stage.pending_raw_records
 
-    def recording(session, spec, limit):  # type: ignore[no-untyped-def]
+    def recording(session, spec, limit, *within):  # type: ignore[no-untyped-def]
         limits.append(limit)
-        return read(session, spec, limit)
+        return read(session, spec, limit, *within)
 
     chars = 4 * sum(sizes) // len(sizes)  # about four of the samples' responses per batch
     monkeypatch.setattr(documents_stage, "NORMALIZE_BATCH_CHARS", chars)

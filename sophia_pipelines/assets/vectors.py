@@ -1,6 +1,7 @@
 """The vector index: chunk embeddings upserted into the vector store (DuckDB locally, Pinecone in production)."""
 
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -12,10 +13,13 @@ from resources.warehouse import Warehouse
 from sophia_pipelines.assets.backlog import PENDING_EMBEDDING
 from sophia_pipelines.assets.ingestion import OWNERS
 from sophia_pipelines.assets.retry_policies import network_retry_policy
+from sophia_pipelines.assets.warehouse import scope_metadata
 from sophia_pipelines.automation import ON_UPSTREAM_UPDATE, VECTORS_FRESHNESS
 from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.stages.chunks import pending_embedding
+from sophia_pipelines.stages.scope import SourceRunScope
 from sophia_pipelines.stages.vectors import VectorsResult, sync_vectors
+from sophia_pipelines.streams import STREAMS, StreamSpec, raw_tables
 
 
 def vectors_metadata(result: VectorsResult, pending: int) -> dict[str, int | float]:
@@ -34,7 +38,9 @@ def vectors_metadata(result: VectorsResult, pending: int) -> dict[str, int | flo
     return metadata
 
 
-def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
+def build_vector_assets(vector_kind: str, streams: Sequence[StreamSpec] = STREAMS) -> list[dg.AssetsDefinition]:
+    specs = raw_tables(streams)  # a run scoped to source runs embeds the chunks of their documents
+
     @dg.asset(
         group_name="vectors",
         kinds={vector_kind, "python"},
@@ -60,7 +66,16 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
         pipeline: PipelineSettings,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        result = sync_vectors(warehouse, embedder, vector_store, pipeline.embed_batch_size, context.log.info)
+        scope = SourceRunScope.of(pipeline.source_runs)
+        result = sync_vectors(
+            warehouse,
+            embedder,
+            vector_store,
+            pipeline.embed_batch_size,
+            context.log.info,
+            scope=scope,
+            raw_specs=specs,
+        )
         with warehouse.session() as session:
             pending = pending_embedding(session, embedder.model_id)
         metadata = {
@@ -68,6 +83,7 @@ def build_vector_assets(vector_kind: str) -> list[dg.AssetsDefinition]:
             "duration_s": round(time.perf_counter() - started, 3),
             "model_id": embedder.model_id,
             "dimension": embedder.dimension,
+            **scope_metadata(scope),
         }
         return dg.MaterializeResult(metadata=metadata)
 

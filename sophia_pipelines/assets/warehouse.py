@@ -16,7 +16,8 @@ from sophia_pipelines.concurrency import DATA_PLANE_POOL
 from sophia_pipelines.domain.tables import CHUNKS, DOCUMENT_REJECTS, DOCUMENTS
 from sophia_pipelines.stages.chunks import chunker_key, rechunk_changed
 from sophia_pipelines.stages.documents import normalize_pending
-from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, normalizers
+from sophia_pipelines.stages.scope import SourceRunScope
+from sophia_pipelines.streams import STREAMS, StreamSpec, check_streams, normalizers, raw_tables
 
 
 def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
@@ -26,6 +27,11 @@ def markdown_table(df: pd.DataFrame, max_cell: int = 80) -> str:
     cells = df.astype(str).map(lambda v: v.replace("|", "\\|").replace("\n", " ")[:max_cell])
     header = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
     return header + "\n" + "\n".join("| " + " | ".join(row) + " |" for row in cells.itertuples(index=False))
+
+
+def scope_metadata(scope: SourceRunScope | None) -> dict[str, dg.MetadataValue]:
+    """The source runs a scoped run worked on (nothing for a run over everything pending)."""
+    return {} if scope is None else {"source_runs_in_scope": dg.MetadataValue.json(scope.describe())}
 
 
 def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = STREAMS) -> list[dg.AssetsDefinition]:
@@ -45,10 +51,13 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
             "upserted by document_id. Records that cannot be normalized go to `document_rejects` with a reason."
         ),
     )
-    def documents(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def documents(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, pipeline: PipelineSettings
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
+        scope = SourceRunScope.of(pipeline.source_runs)
         with warehouse.session() as session:
-            result = normalize_pending(session, [s.table for s in streams], normalizers=normalizers(streams))
+            result = normalize_pending(session, raw_tables(streams), normalizers=normalizers(streams), scope=scope)
             latest = session.query(
                 "SELECT source, title, url FROM documents ORDER BY fetched_at DESC, document_id LIMIT 5"
             )
@@ -69,6 +78,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
                 "documents_by_source": dg.MetadataValue.json(result.documents_by_source),
                 "rejects_by_reason": dg.MetadataValue.md(markdown_table(reasons)),
                 "preview": dg.MetadataValue.md(markdown_table(latest)),
+                **scope_metadata(scope),
             }
         )
 
@@ -93,8 +103,16 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
         embedder: Embedder,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
+        scope = SourceRunScope.of(pipeline.source_runs)
         with warehouse.session() as session:
-            result = rechunk_changed(session, pipeline.chunk_max_chars, pipeline.chunk_overlap_chars, embedder.model_id)
+            result = rechunk_changed(
+                session,
+                pipeline.chunk_max_chars,
+                pipeline.chunk_overlap_chars,
+                embedder.model_id,
+                scope=scope,
+                raw_specs=raw_tables(streams),
+            )
         context.log.info(
             f"re-chunked {result.documents_chunked} documents: {result.chunks_written} chunks written, "
             f"{result.chunks_deleted} removed; {result.pending_embedding} pending embedding"
@@ -108,6 +126,7 @@ def build_warehouse_assets(warehouse_kind: str, streams: Sequence[StreamSpec] = 
                 "dagster/row_count": result.total_chunks,
                 "duration_s": round(time.perf_counter() - started, 3),
                 "chunker": chunker_key(pipeline.chunk_max_chars, pipeline.chunk_overlap_chars),
+                **scope_metadata(scope),
             }
         )
 

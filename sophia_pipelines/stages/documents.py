@@ -23,6 +23,7 @@ from sophia_pipelines.domain.documents import (
 )
 from sophia_pipelines.domain.normalize import Normalizer, catalogue_normalizers, normalize_records
 from sophia_pipelines.domain.tables import DOCUMENT_REJECTS, DOCUMENTS
+from sophia_pipelines.stages.scope import EVERYTHING, Condition, SourceRunScope, batches_condition
 
 
 @dataclass(slots=True)
@@ -75,17 +76,20 @@ def next_batch_records(batch: PendingBatch, most: int) -> int:
     return max(1, min(most, int(NORMALIZE_BATCH_CHARS // mean)))
 
 
-def pending_raw_records(session: WarehouseSession, spec: TableSpec, limit: int) -> PendingBatch:
+def pending_raw_records(
+    session: WarehouseSession, spec: TableSpec, limit: int, within: Condition = EVERYTHING
+) -> PendingBatch:
     """Up to `limit` raw rows never normalized, or whose payload changed since they were (oldest fetch first),
-    with the characters of payload text they hold."""
+    with the characters of payload text they hold; only rows `within` holds for (e.g. a run's source runs)."""
     # The top-N picks keys only, then the payloads of just those rows are read: a top-N that carried every
     # pending payload took ~20 s per batch at 118k documents and ran out of DuckDB's memory_limit.
     order = "fetched_at, batch_id, item_index"
     df = session.query(
         f"SELECT record_id, source, batch_id, item_index, TO_JSON(payload) AS payload, fetched_at "
         f"FROM {spec.name} WHERE record_id IN "
-        f"(SELECT record_id FROM {spec.name} WHERE {PENDING} ORDER BY {order} LIMIT ?) ORDER BY {order}",
-        [limit],
+        f"(SELECT record_id FROM {spec.name} WHERE ({PENDING}) AND {within.sql} ORDER BY {order} LIMIT ?) "
+        f"ORDER BY {order}",
+        [*within.params, limit],
     )
     chars = int(df["payload"].str.len().sum()) if len(df) else 0
     fetched = [t.to_pydatetime() for t in pd.to_datetime(df["fetched_at"], utc=True)]
@@ -170,20 +174,29 @@ def normalize_pending(
     raw_specs: Sequence[TableSpec],
     batch_size: int = NORMALIZE_BATCH_RECORDS,
     normalizers: Mapping[str, Normalizer] | None = None,
+    scope: SourceRunScope | None = None,
 ) -> DocumentsResult:
     """Normalize every pending raw record of `raw_specs` in batches of at most `batch_size` records and about
     NORMALIZE_BATCH_CHARS of payload, and upsert the results.
 
     `normalizers` routes each record by its source id (`streams.normalizers(streams)`; default: the catalogue's).
+    `scope`: only the records of these source runs (default: every pending record).
     """
     routes = catalogue_normalizers() if normalizers is None else normalizers
+    if scope is not None:
+        scope.check(raw_specs)
     session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
     result = DocumentsResult()
     for spec in raw_specs:
-        remaining = int(session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE {PENDING}"))
+        if scope is not None and spec.name not in scope.runs:
+            continue
+        within = batches_condition(scope, spec)
+        remaining = int(
+            session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE ({PENDING}) AND {within.sql}", within.params)
+        )
         limit = min(batch_size, FIRST_BATCH_RECORDS)
         while remaining > 0:  # bounded: each batch marks at least one record normalized, or the loop ends
-            batch = pending_raw_records(session, spec, limit)
+            batch = pending_raw_records(session, spec, limit, within)
             if not batch.records:
                 break
             normalize_batch(session, spec, batch.records, result, routes)
