@@ -1,6 +1,7 @@
 """Two partitions of one warehouse: the downstream runs of two source-run scopes one after the other, then at once.
 
-    python benchmarks/scoped_scale_out.py [--docs 10000] [--reps 3] [--samples DIR]
+    python benchmarks/scoped_scale_out.py [--docs 10000] [--reps 3] [--samples DIR] [--json FILE]
+    python benchmarks/scoped_scale_out.py --smoke     # 300 docs, 1 rep: the machinery only
 
 Each rep lands one corpus (tools.sample_factory) into two fresh local warehouses, in a child process, splits every
 stream's source runs in two (every other partition key: two partitions' worth of work each), then runs each scope's
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -36,7 +38,8 @@ sys.path.insert(0, str(REPO))  # tools/ is a checkout-only package
 
 RESULT_PREFIX = "RESULT "
 TARGET_SPEEDUP = 1.7
-CONFLICT_RETRIES = 5
+SMOKE_DOCS = 300
+CONFLICT_RETRIES = 8
 
 
 def split_scopes(instance: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -51,6 +54,8 @@ def split_scopes(instance: Any) -> tuple[dict[str, list[str]], dict[str, list[st
             first[stream.table.name] = keys[::2]
         if keys[1::2]:
             second[stream.table.name] = keys[1::2]
+    if not first or not second:  # an empty scope is no scope: it would select everything
+        raise SystemExit("the corpus needs at least two source runs to split")
     return first, second
 
 
@@ -87,6 +92,7 @@ def scoped_stages(data: Path, samples: Path) -> Callable[[dict[str, list[str]]],
                     if attempt + 1 == CONFLICT_RETRIES:
                         raise
                     seconds["conflicts"] += 1
+                    time.sleep(random.uniform(0, 0.1 * 2**attempt))  # the two scopes' retries drift apart
             seconds[name] = time.perf_counter() - t0
             return out
 
@@ -214,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--samples", type=Path, help="use this corpus (a sample_factory --out folder)")
     parser.add_argument("--json", type=Path, help="also write every rep's figures here")
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DOCS} docs, 1 rep: the machinery only")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.docs, args.reps = SMOKE_DOCS, 1
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="sophia-scoped-") as tmp_dir:
         tmp = Path(tmp_dir)

@@ -77,3 +77,13 @@ def test_lexical_update_smoke_builds_edits_one_document_and_queries() -> None:
     result = json.loads(line)
     assert result["chunks"] == 2000 and result["build_pages"] == 1 and result["edit_chunks_indexed"] == 1
     assert result["segments"] == 2 and result["build_peak_rss_mb"] > 0 and result["query_ms_median"] > 0
+
+
+def test_scoped_scale_out_smoke_runs_two_scopes_of_one_warehouse_both_ways(tmp_path: Path) -> None:
+    out = run_script("scoped_scale_out.py", "--json", str(tmp_path / "reps.json"))
+    assert "speed-up" in out and "ceiling" in out
+    (rep,) = json.loads((tmp_path / "reps.json").read_text())
+    assert rep["same_result"]  # the script fails otherwise; both passes leave the same warehouse
+    for mode in ("sequential", "parallel"):
+        first, second = rep[mode]["stages"]
+        assert first["chunks_embedded"] > 0 and second["chunks_embedded"] > 0
