@@ -153,7 +153,8 @@ def test_work_left_by_unscoped_runs_is_done_by_the_run_of_its_own_source_runs(la
     assert dg.materialize(plane.assets, selection=["documents"], resources=plane.resources, instance=plane.instance)
     first, _ = halves(plane)
     everything = rows(plane, "SELECT document_id, raw_record_id FROM documents")
-    mine = {d for d, record in everything if record in records_of(plane, first)}
+    records = records_of(plane, first)
+    mine = {d for d, record in everything if record in records}
     assert mine and len(mine) < len(everything)
 
     result = run_scoped(plane, first)  # every document is normalized: chunk and embed only the scope's
