@@ -23,20 +23,19 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tools/ is a checkout-only package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ and benchmarks/ are checkout-only
 
-RESULT_PREFIX = "RESULT "
+from benchmarks.pipeline_throughput import REPO, RESULT_PREFIX, spread
+
 TARGET_SPEEDUP = 1.7
 SMOKE_DOCS = 300
 CONFLICT_RETRIES = 8
@@ -151,11 +150,14 @@ def child(samples: Path, tmp: Path, parallel_first: bool) -> dict[str, Any]:
     land(par_data, samples)
     first, second = split_scopes(instance)
 
+    def timed(work: Callable[[], list[dict[str, float]]]) -> dict[str, Any]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        stages = work()
+        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu, "stages": stages}
+
     def sequential() -> dict[str, Any]:
         run = scoped_stages(seq_data, samples)
-        wall, cpu = time.perf_counter(), time.process_time()
-        stages = [run(first), run(second)]
-        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu, "stages": stages}
+        return timed(lambda: [run(first), run(second)])
 
     def parallel() -> dict[str, Any]:
         run = scoped_stages(par_data, samples)
@@ -168,15 +170,17 @@ def child(samples: Path, tmp: Path, parallel_first: bool) -> dict[str, Any]:
             except BaseException as exc:  # reported below: a failed scope fails the measurement
                 errors.append(exc)
 
-        threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate((first, second))]
-        wall, cpu = time.perf_counter(), time.process_time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
-        return {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu, "stages": stages}
+        def both() -> list[dict[str, float]]:
+            threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate((first, second))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            return stages
+
+        return timed(both)
 
     order = (("parallel", parallel), ("sequential", sequential))
     out = {name: fn() for name, fn in (order if parallel_first else order[::-1])}
@@ -203,10 +207,6 @@ def same_state(a: Path, b: Path) -> bool:
             con.close()
 
     return state(a) == state(b)
-
-
-def spread(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"rep {rep} failed:\n{proc.stderr[-3000:]}")
-            out = json.loads(next(x for x in proc.stdout.splitlines()[::-1] if x.startswith(RESULT_PREFIX))[7:])
+            line = next(x for x in proc.stdout.splitlines()[::-1] if x.startswith(RESULT_PREFIX))
+            out = json.loads(line[len(RESULT_PREFIX) :])
             if not out["same_result"]:
                 raise SystemExit(f"rep {rep}: the parallel scopes left another state than the sequential ones")
             seq, par = out["sequential"], out["parallel"]
@@ -259,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     speedups = [r["sequential"]["seconds"] / r["parallel"]["seconds"] for r in reps]
     ceilings = [r["sequential"]["seconds"] / (r["sequential"]["cpu_seconds"] / 2) for r in reps]
     print(
-        f"\n2 scopes of one local warehouse, {args.docs:,} docs: speed-up {spread(speedups)}x "
-        f"(target >= {TARGET_SPEEDUP}x); ceiling on 2 cores for the sequential CPU use {spread(ceilings)}x"
+        f"\n2 scopes of one local warehouse, {args.docs:,} docs: speed-up {spread(speedups, '.2f')}x "
+        f"(target >= {TARGET_SPEEDUP}x); ceiling on 2 cores for the sequential CPU use {spread(ceilings, '.2f')}x"
     )
     if args.json:
         args.json.write_text(json.dumps(reps, indent=1))

@@ -188,9 +188,7 @@ def normalize_pending(
     session.ensure_tables([*raw_specs, DOCUMENTS, DOCUMENT_REJECTS])
     result = DocumentsResult()
     for spec in raw_specs:
-        if scope is not None and spec.name not in scope.runs:
-            continue
-        within = batches_condition(scope, spec)
+        within = batches_condition(scope, spec)  # FALSE for a table out of scope: nothing pending there
         remaining = int(
             session.scalar(f"SELECT COUNT(*) FROM {spec.name} WHERE ({PENDING}) AND {within.sql}", within.params)
         )

@@ -111,7 +111,7 @@ def pending_pages(
     """The chunks not yet embedded with `model_id`, `batch_size` at a time in chunk_id order (keyset pages, so
     ledger rows written for earlier pages while the pages are read do not shift them; one page of texts at a time).
     `within`: only chunks it holds for (a condition on `c`)."""
-    sql = PENDING_CHUNKS_PAGE_SQL if within is EVERYTHING else PENDING_CHUNKS_PAGE_TEMPLATE.format(within=within.sql)
+    sql = PENDING_CHUNKS_PAGE_TEMPLATE.format(within=within.sql)
     return keyset_pages(warehouse, sql, batch_size, model_id, *within.params)
 
 
