@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 
 from resources.payloads import BUNDLED_SAMPLES_DIR
@@ -45,6 +46,14 @@ class DataPlane:
             jobs=[*build_land_jobs(self.streams), data_pipeline_job],
             resources=self.resources,
         )
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of `sql` on the data plane's warehouse, opened read-only for this call."""
+        con = duckdb.connect(str(self.root / "warehouse.duckdb"), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
 
     def materialize(self, instance: dg.DagsterInstance | None = None) -> LandResult:
         """Land everything and bring downstream up to date (the demo's path, every job launched so that each pass's

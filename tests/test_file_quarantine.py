@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import fakesnow
 import pandas as pd
 import pytest
@@ -164,16 +163,8 @@ def run(plane: DataPlane) -> Run:
     instance = dg.DagsterInstance.ephemeral()
     result = plane.materialize(instance)
     logs = [(e.level, e.user_message) for i in result.run_ids for e in instance.all_logs(i) if not e.is_dagster_event]
-    quarantine = dict(rows(plane, f"SELECT path, reason FROM {RAW_FILE_QUARANTINE.name}"))
+    quarantine = dict(plane.rows(f"SELECT path, reason FROM {RAW_FILE_QUARANTINE.name}"))
     return Run(result, metadata_by_asset(result), logs, quarantine)
-
-
-def rows(plane: DataPlane, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(plane.root / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def items_in(folder: Path) -> int:
@@ -208,8 +199,8 @@ def test_bad_files_are_skipped_and_the_whole_graph_runs(bad_then_fixed) -> None:
         first.metadata[a]["files_quarantined"] == 0 for a in first.metadata if a.startswith("raw_") and a != RAW_WCC
     )
 
-    docs = rows(plane, f"SELECT COUNT(*) FROM documents WHERE source = '{APIFY_WEBSITE_CONTENT}'")[0][0]
-    chunks = rows(plane, f"SELECT COUNT(*) FROM chunks WHERE source = '{APIFY_WEBSITE_CONTENT}'")[0][0]
+    docs = plane.rows(f"SELECT COUNT(*) FROM documents WHERE source = '{APIFY_WEBSITE_CONTENT}'")[0][0]
+    chunks = plane.rows(f"SELECT COUNT(*) FROM chunks WHERE source = '{APIFY_WEBSITE_CONTENT}'")[0][0]
     assert docs > 0 and chunks >= docs
     vectors = first.metadata["chunk_vectors"]
     assert vectors["vectors_total"] == first.metadata["chunks"]["dagster/row_count"] > 0
@@ -246,7 +237,7 @@ def test_fixed_files_land_on_the_next_run_and_the_check_passes(bad_then_fixed) -
     assert raw["dagster/row_count"] == good_items + len(PIPELINE_CASES)
     assert second.check(RAW_WCC).passed
     assert second.quarantine == {}
-    fixed_docs = rows(plane, "SELECT COUNT(*) FROM documents WHERE url LIKE 'https://fixed.example/%'")[0][0]
+    fixed_docs = plane.rows("SELECT COUNT(*) FROM documents WHERE url LIKE 'https://fixed.example/%'")[0][0]
     assert fixed_docs == len(PIPELINE_CASES)
     released = [m for _, m in second.logs if "left the quarantine" in m]
     assert len(released) == len(PIPELINE_CASES)
@@ -278,7 +269,7 @@ def test_missing_stream_folder_runs_the_rest_and_strays_warn_once_each(tmp_path:
         f"{PHANTOMBUSTER_LINKEDIN_SEARCH}: no new data"
     ]
     assert all(done.metadata[a]["rows_inserted"] > 0 for a in done.metadata if a.startswith("raw_apify"))
-    sources = {s for (s,) in rows(plane, "SELECT DISTINCT source FROM documents")}
+    sources = {s for (s,) in plane.rows("SELECT DISTINCT source FROM documents")}
     assert len(sources) == 3 and PHANTOMBUSTER_LINKEDIN_SEARCH not in sources
     assert done.metadata["chunk_vectors"]["vectors_total"] > 0
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 
 from resources.payloads import SamplePayloadSource
@@ -126,14 +125,6 @@ def write_runs(samples: Path) -> None:
         (folder / f"{run_id}.json").write_text(json.dumps(items, indent=2), encoding="utf-8")
 
 
-def rows(plane: DataPlane, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(plane.root / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def news_plane(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataPlane, dict[str, dict], list[str]]:
     """The data plane of the catalogue plus the fixture stream, materialized once; its warning log lines."""
@@ -177,18 +168,18 @@ def test_new_stream_lands_normalizes_chunks_and_embeds(news_plane) -> None:
     plane, md, warnings = news_plane
     raw = md[GOOGLE_NEWS.table.name]
     assert raw["batches"] == 2 and raw["rows_inserted"] == 4 and raw["dagster/row_count"] == 4
-    assert rows(plane, f"SELECT DISTINCT source FROM {GOOGLE_NEWS.table.name}") == [(GOOGLE_NEWS.source,)]
+    assert plane.rows(f"SELECT DISTINCT source FROM {GOOGLE_NEWS.table.name}") == [(GOOGLE_NEWS.source,)]
 
-    docs = dict(rows(plane, f"SELECT document_id, title FROM documents WHERE source = '{GOOGLE_NEWS.source}'"))
+    docs = dict(plane.rows(f"SELECT document_id, title FROM documents WHERE source = '{GOOGLE_NEWS.source}'"))
     expected = {make_document_id(GOOGLE_NEWS.source, canonical_url(item["link"])): item["title"] for item in VALID}
     assert docs == expected
     assert md["documents"]["documents_by_source"][GOOGLE_NEWS.source] == len(VALID)
-    rejects = rows(plane, f"SELECT reason FROM document_rejects WHERE source = '{GOOGLE_NEWS.source}'")
+    rejects = plane.rows(f"SELECT reason FROM document_rejects WHERE source = '{GOOGLE_NEWS.source}'")
     assert rejects == [("no article link",)]
 
-    chunks = rows(plane, f"SELECT chunk_id, document_id FROM chunks WHERE source = '{GOOGLE_NEWS.source}'")
+    chunks = plane.rows(f"SELECT chunk_id, document_id FROM chunks WHERE source = '{GOOGLE_NEWS.source}'")
     assert {document_id for _, document_id in chunks} == set(docs)
-    ledger = {r[0] for r in rows(plane, "SELECT chunk_id FROM vector_ledger")}
+    ledger = {r[0] for r in plane.rows("SELECT chunk_id FROM vector_ledger")}
     assert {chunk_id for chunk_id, _ in chunks} <= ledger
     assert md["chunk_vectors"]["pending_embedding"] == 0
 
@@ -200,8 +191,7 @@ def test_new_stream_lands_normalizes_chunks_and_embeds(news_plane) -> None:
 
 def test_search_finds_an_article_of_the_new_stream(news_plane) -> None:
     plane, *_ = news_plane
-    title, text, document_id = rows(
-        plane,
+    title, text, document_id = plane.rows(
         f"SELECT title, text, document_id FROM documents WHERE source = '{GOOGLE_NEWS.source}' "
         "AND title LIKE 'Lambda cuts%'",
     )[0]

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 
 from resources.apify import ApifyPayloadSource
@@ -33,21 +32,12 @@ from tests.test_payloads_local import write
 # --- local partitions ------------------------------------------------------------------------------------------
 
 
-def rows(plane: DataPlane, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(plane.root / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def raw_state(plane: DataPlane) -> dict[str, set[tuple]]:
     """Every raw row (batch, index, payload hash) and ledger row (batch, fingerprint), per table."""
     state = {
-        s.table.name: set(rows(plane, f"SELECT batch_id, item_index, payload_hash FROM {s.table.name}"))
-        for s in STREAMS
+        s.table.name: set(plane.rows(f"SELECT batch_id, item_index, payload_hash FROM {s.table.name}")) for s in STREAMS
     }
-    state["raw_batches"] = set(rows(plane, "SELECT source, batch_id, fingerprint FROM raw_batches"))
+    state["raw_batches"] = set(plane.rows("SELECT source, batch_id, fingerprint FROM raw_batches"))
     return state
 
 
@@ -125,7 +115,7 @@ def test_quarantine_is_scoped_to_the_partitions_a_run_lands(landed: DataPlane) -
     md = metadata_by_asset(fixed)[WEBSITE_CONTENT.table.name]
     assert (md["rows_inserted"], md["files_quarantined"]) == (2, 0)
     assert fixed.get_asset_check_evaluations()[0].passed
-    assert rows(plane, "SELECT COUNT(*) FROM raw_file_quarantine") == [(0,)]
+    assert plane.rows("SELECT COUNT(*) FROM raw_file_quarantine") == [(0,)]
 
 
 @pytest.mark.slow
@@ -134,12 +124,12 @@ def test_a_deleted_files_partition_lands_nothing_and_leaves_the_quarantine(lande
     folder = plane.samples / WEBSITE_CONTENT.sample_folder
     (folder / "doomed.json").write_text("not json")
     assert land_sources(plane.definitions(), plane.instance).success
-    assert rows(plane, "SELECT COUNT(*) FROM raw_file_quarantine") == [(1,)]
+    assert plane.rows("SELECT COUNT(*) FROM raw_file_quarantine") == [(1,)]
     (folder / "doomed.json").unlink()
     gone = land_run(plane, WEBSITE_CONTENT, partition_key="doomed")
     md = metadata_by_asset(gone)[WEBSITE_CONTENT.table.name]
     assert (md["batches"], md["files_quarantined"]) == (0, 0)
-    assert rows(plane, "SELECT COUNT(*) FROM raw_file_quarantine") == [(0,)]
+    assert plane.rows("SELECT COUNT(*) FROM raw_file_quarantine") == [(0,)]
 
 
 @pytest.mark.slow

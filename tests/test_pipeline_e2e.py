@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from sophia_pipelines.domain.chunking import chunk_document
@@ -16,14 +15,6 @@ from sophia_pipelines.streams import APIFY_WEBSITE_CONTENT
 from tests.conftest import DataPlane, build_data_plane, metadata_by_asset
 
 pytestmark = pytest.mark.slow
-
-
-def table_rows(plane: DataPlane, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(plane.root / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def pick_unique_website_item(samples: Path) -> tuple[Path, int, dict]:
@@ -64,13 +55,13 @@ def test_first_run_lands_everything(first_and_second_run) -> None:
     assert vectors["chunks_embedded"] == first["chunks"]["dagster/row_count"]
     assert vectors["vectors_total"] == vectors["chunks_embedded"]
     assert vectors["pending_embedding"] == 0
-    sources = {r[0] for r in table_rows(plane, "SELECT DISTINCT source FROM documents")}
+    sources = {r[0] for r in plane.rows("SELECT DISTINCT source FROM documents")}
     assert len(sources) == 4
 
 
 def test_quarantine_keeps_payload_and_reason(first_and_second_run) -> None:
     plane, *_ = first_and_second_run
-    rows = table_rows(plane, "SELECT reason, CAST(payload AS VARCHAR) FROM document_rejects")
+    rows = plane.rows("SELECT reason, CAST(payload AS VARCHAR) FROM document_rejects")
     assert rows and all(reason and payload is not None for reason, payload in rows)
     reasons = " ".join(r for r, _ in rows).lower()
     assert "empty" in reasons
@@ -92,14 +83,13 @@ def test_second_run_adds_nothing(first_and_second_run) -> None:
     assert second["chunk_vectors"]["chunks_embedded"] == 0
     assert second["chunk_vectors"]["vectors_deleted"] == 0
     assert second["chunk_vectors"]["vectors_total"] == first["chunk_vectors"]["vectors_total"]
-    dupes = table_rows(plane, "SELECT COUNT(*) - COUNT(DISTINCT document_id) FROM documents")[0][0]
+    dupes = plane.rows("SELECT COUNT(*) - COUNT(DISTINCT document_id) FROM documents")[0][0]
     assert dupes == 0
 
 
 def test_search_finds_the_document_it_was_written_from(first_and_second_run) -> None:
     plane, *_ = first_and_second_run
-    title, text, document_id = table_rows(
-        plane,
+    title, text, document_id = plane.rows(
         "SELECT title, text, document_id FROM documents WHERE source = 'apify/website-content-crawler' "
         "AND length(text) BETWEEN 800 AND 4000 ORDER BY document_id LIMIT 1",
     )[0]
@@ -112,13 +102,12 @@ def test_changed_document_reembeds_only_its_chunks(tmp_path: Path) -> None:
     plane = build_data_plane(tmp_path)
     plane.materialize()
     path, index, item = pick_unique_website_item(plane.samples)
-    doc_id = table_rows(
-        plane,
+    doc_id = plane.rows(
         f"SELECT document_id FROM documents WHERE source = '{APIFY_WEBSITE_CONTENT}' "
         f"AND raw_record_id IN (SELECT record_id FROM raw_apify_website_content WHERE batch_id = '{path.stem}' "
         f"AND item_index = {index})",
     )[0][0]
-    old = dict(table_rows(plane, f"SELECT chunk_id, content_hash FROM chunks WHERE document_id = '{doc_id}'"))
+    old = dict(plane.rows(f"SELECT chunk_id, content_hash FROM chunks WHERE document_id = '{doc_id}'"))
     assert len(old) >= 3
 
     items = json.loads(path.read_text())
@@ -128,10 +117,10 @@ def test_changed_document_reembeds_only_its_chunks(tmp_path: Path) -> None:
     path.write_text(json.dumps(items, ensure_ascii=False))
 
     after = metadata_by_asset(plane.materialize())
-    new = dict(table_rows(plane, f"SELECT chunk_id, content_hash FROM chunks WHERE document_id = '{doc_id}'"))
+    new = dict(plane.rows(f"SELECT chunk_id, content_hash FROM chunks WHERE document_id = '{doc_id}'"))
     max_chars = plane.resources["pipeline"].chunk_max_chars
     overlap = plane.resources["pipeline"].chunk_overlap_chars
-    stored_text = table_rows(plane, f"SELECT text FROM documents WHERE document_id = '{doc_id}'")[0][0]
+    stored_text = plane.rows(f"SELECT text FROM documents WHERE document_id = '{doc_id}'")[0][0]
     assert new == {c.chunk_id: c.content_hash for c in chunk_document(doc_id, stored_text, max_chars, overlap)}
 
     changed = {cid for cid, h in new.items() if old.get(cid) != h}
@@ -143,11 +132,9 @@ def test_changed_document_reembeds_only_its_chunks(tmp_path: Path) -> None:
     assert after["chunk_vectors"]["vectors_deleted"] == len(removed) > 0
     store = plane.resources["vector_store"]
     last_id = max(new)
-    last_text = table_rows(plane, f"SELECT text FROM chunks WHERE chunk_id = '{last_id}'")[0][0]
+    last_text = plane.rows(f"SELECT text FROM chunks WHERE chunk_id = '{last_id}'")[0][0]
     assert "Edited: Sophia AI moved its pool to H100s." in last_text
     top = store.query(plane.resources["embedder"].embed([last_text])[0], top_k=1)
     assert top[0].id == last_id and top[0].metadata["text"] == last_text[:1000]
-    ledger = dict(
-        table_rows(plane, f"SELECT chunk_id, content_hash FROM vector_ledger WHERE chunk_id LIKE '{doc_id}%'")
-    )
+    ledger = dict(plane.rows(f"SELECT chunk_id, content_hash FROM vector_ledger WHERE chunk_id LIKE '{doc_id}%'"))
     assert ledger == new

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 
 from sophia_pipelines.domain.tables import raw_table
@@ -58,11 +57,7 @@ def test_a_scope_that_would_select_nothing_by_mistake_fails_naming_it(runs: dict
 
 
 def rows(plane: DataPlane, sql: str) -> set[tuple[Any, ...]]:
-    con = duckdb.connect(str(plane.root / "warehouse.duckdb"), read_only=True)
-    try:
-        return set(con.execute(sql).fetchall())
-    finally:
-        con.close()
+    return set(plane.rows(sql))  # order-free comparisons
 
 
 def downstream_state(plane: DataPlane) -> dict[str, set[tuple[Any, ...]]]:
